@@ -1,0 +1,175 @@
+"""Pages as they come off the wire: exact bytes plus the envelope fields the sync needs.
+
+The sync stages a page's raw bytes in PostgreSQL and parses the records later, so a page keeps
+``raw`` untouched (no re-serialisation) and exposes ``continue_from``/``has_more`` and the record
+count from one orjson pass. ``from_raw`` rebuilds a page from staged bytes with the same checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from servicetitan.errors import InvalidResponse
+
+
+class ExportStream(StrEnum):
+    """The export feeds the sync reads (``from``/``continueFrom`` paging)."""
+
+    INVOICES = "invoices"
+    CUSTOMERS = "customers"
+    CUSTOMER_CONTACTS = "customer_contacts"
+
+    @property
+    def path(self) -> str:
+        return _EXPORT_PATHS[self]
+
+
+_EXPORT_PATHS = {
+    ExportStream.INVOICES: "/accounting/v2/tenant/{tenant}/export/invoices",
+    ExportStream.CUSTOMERS: "/crm/v2/tenant/{tenant}/export/customers",
+    ExportStream.CUSTOMER_CONTACTS: "/crm/v2/tenant/{tenant}/export/customers/contacts",
+}
+
+
+class ListResource(StrEnum):
+    """The paged list endpoints (``page``/``pageSize``), used for counts and fallback reads."""
+
+    INVOICES = "invoices"
+    CUSTOMERS = "customers"
+    CUSTOMER_CONTACTS = "customer_contacts"
+
+    @property
+    def path(self) -> str:
+        return _LIST_PATHS[self]
+
+    @property
+    def all_records_params(self) -> dict[str, str]:
+        """The parameter that makes the list include inactive records (defaults hide them)."""
+        return dict(_ALL_RECORDS_PARAMS[self])
+
+
+_LIST_PATHS = {
+    ListResource.INVOICES: "/accounting/v2/tenant/{tenant}/invoices",
+    ListResource.CUSTOMERS: "/crm/v2/tenant/{tenant}/customers",
+    ListResource.CUSTOMER_CONTACTS: "/crm/v2/tenant/{tenant}/customers/contacts",
+}
+_ALL_RECORDS_PARAMS: dict[ListResource, dict[str, str]] = {
+    ListResource.INVOICES: {"activeState": "All"},
+    ListResource.CUSTOMERS: {"active": "Any"},
+    ListResource.CUSTOMER_CONTACTS: {},
+}
+
+
+def _decode_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidResponse(
+            f"{what} is not valid JSON ({len(raw)} bytes, {exc.msg} at position {exc.pos}); "
+            "the body was probably cut off"
+        ) from None
+    if not isinstance(decoded, dict):
+        raise InvalidResponse(f"{what} is not a JSON object")
+    return decoded
+
+
+def _data(envelope: dict[str, Any], what: str) -> list[Any]:
+    data = envelope.get("data")
+    if not isinstance(data, list):
+        raise InvalidResponse(f"{what} has no 'data' array")
+    return data
+
+
+def _has_more(envelope: dict[str, Any], what: str) -> bool:
+    has_more = envelope.get("hasMore")
+    if not isinstance(has_more, bool):
+        raise InvalidResponse(f"{what} has no boolean 'hasMore'")
+    return has_more
+
+
+@dataclass(frozen=True, eq=False)
+class ExportPage:
+    """One response of an export feed.
+
+    ``records()`` are the decoded items of ``data`` (normally JSON objects; anything else is a
+    malformed record for the models to report). ``continue_from`` goes into the next request's
+    ``from``; ``has_more`` False means "caught up: poll again in a few minutes".
+    """
+
+    stream: ExportStream
+    raw: bytes = field(repr=False)
+    continue_from: str | None
+    has_more: bool
+    record_count: int
+    requested_from: str | None = None
+    _records: list[Any] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_raw(
+        cls, stream: ExportStream, raw: bytes, *, requested_from: str | None = None
+    ) -> ExportPage:
+        """Check the envelope and build the page (also for bytes read back from staging)."""
+        what = f"the {stream.value} export page"
+        envelope = _decode_object(raw, what)
+        records = _data(envelope, what)
+        has_more = _has_more(envelope, what)
+        continue_from = envelope.get("continueFrom")
+        if continue_from is not None and not isinstance(continue_from, str):
+            continue_from = str(continue_from)
+        return cls(
+            stream=stream,
+            raw=raw,
+            continue_from=continue_from or None,
+            has_more=has_more,
+            record_count=len(records),
+            requested_from=requested_from,
+            _records=records,
+        )
+
+    def records(self) -> list[Any]:
+        """The decoded records, in server order (the list is shared: do not mutate it)."""
+        return self._records
+
+
+@dataclass(frozen=True, eq=False)
+class ListPage:
+    """One page of a paged list endpoint (``page`` counts from 1)."""
+
+    resource: ListResource
+    raw: bytes = field(repr=False)
+    page: int
+    page_size: int
+    has_more: bool
+    total_count: int | None
+    record_count: int
+    _records: list[Any] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_raw(cls, resource: ListResource, raw: bytes, *, page: int, page_size: int) -> ListPage:
+        what = f"the {resource.value} list page"
+        envelope = _decode_object(raw, what)
+        records = _data(envelope, what)
+        has_more = _has_more(envelope, what)
+        total = envelope.get("totalCount")
+        return cls(
+            resource=resource,
+            raw=raw,
+            page=page,  # what we asked for: paging must not depend on the server's echo
+            page_size=page_size,
+            has_more=has_more,
+            total_count=total if _is_int(total) else None,
+            record_count=len(records),
+            _records=records,
+        )
+
+    def records(self) -> list[Any]:
+        """The decoded records, in server order (the list is shared: do not mutate it)."""
+        return self._records
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,84 @@
+"""Client-side pacing per (app key, tenant), shared by every client in the process.
+
+ServiceTitan allows 60 requests/s per application per tenant and answers 429 beyond that. A
+worker runs many activities for one tenant at once, so the budget must be shared: clients get
+their limiter from one process-wide ``RateLimiterRegistry``.
+
+The limiter is a GCRA (the arithmetic form of a token bucket): each request reserves the next
+free slot and sleeps until it. There is no lock and no background task, so it works on any
+event loop, keeps requests in arrival order, and a cancelled waiter costs only its slot.
+``burst`` requests may go back to back; after that requests are spaced ``1/rate`` apart, so
+any one-second window holds at most ``rate + burst`` requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateLimiter:
+    """Paces callers to ``rate`` per second with up to ``burst`` back to back."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._interval = 1.0 / rate
+        self._tolerance = (burst - 1) * self._interval
+        self._clock = clock
+        self._sleep = sleep
+        self._theoretical_arrival = clock()
+
+    def reserve(self) -> float:
+        """Claim the next slot; return how long the caller must wait for it (seconds)."""
+        now = self._clock()
+        arrival = max(self._theoretical_arrival, now)
+        self._theoretical_arrival = arrival + self._interval
+        return max(0.0, arrival - self._tolerance - now)
+
+    async def acquire(self) -> float:
+        """Wait for a slot; return the time waited."""
+        delay = self.reserve()
+        if delay > 0:
+            await self._sleep(delay)
+        return delay
+
+
+class RateLimiterRegistry:
+    """One ``RateLimiter`` per (app key, tenant). Keys are hashed: no app key kept in clear."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[tuple[str, int], RateLimiter] = {}
+
+    def get(self, app_key: str, tenant_id: int, rate: float, burst: int) -> RateLimiter:
+        digest = hashlib.sha256(app_key.encode()).hexdigest()[:16]
+        key = (digest, tenant_id)
+        limiter = self._limiters.get(key)
+        if limiter is None or limiter.rate != rate or limiter.burst != burst:
+            limiter = RateLimiter(rate, burst)
+            self._limiters[key] = limiter
+        return limiter
+
+
+_process_registry = RateLimiterRegistry()
+
+
+def process_rate_limiters() -> RateLimiterRegistry:
+    """The registry every client in this process shares by default."""
+    return _process_registry
