@@ -1,0 +1,284 @@
+"""Companies and ServiceTitan credentials: the only code that sees secrets in clear.
+
+Secrets are encrypted before they reach SQL and decrypted only into ``CredentialSecrets``,
+whose ``repr`` hides them. Everything meant for display (``CredentialInfo``) carries a masked
+client id and no secret at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.crypto import SecretBox
+from db import audit
+from db.schema import ENVIRONMENTS, Company, ServiceTitanCredential
+
+
+class NotFoundError(LookupError):
+    """An id that names nothing."""
+
+
+class ConflictError(ValueError):
+    """A write that would break a uniqueness rule, explained."""
+
+
+@dataclass(frozen=True)
+class CredentialSecrets:
+    """Decrypted client credentials. Never shown: ``repr`` masks both values."""
+
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CompanyInfo:
+    id: int
+    name: str
+    intacct_id: str
+    primary_trade: str
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What may be displayed about a credential."""
+
+    id: int
+    company_id: int
+    company_name: str
+    intacct_id: str
+    primary_trade: str
+    tenant_id: str
+    environment: str
+    client_id_masked: str
+    connection_status: str
+    last_sync_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    secret_rotated_at: datetime | None
+
+
+def mask(value: str) -> str:
+    """``cid.9vboa5tbba30`` → ``cid.…ba30``: enough to recognise, not enough to use."""
+    if len(value) <= 8:
+        return "…" + value[-2:] if len(value) > 4 else "****"
+    return f"{value[:4]}…{value[-4:]}"
+
+
+def _validate_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise ValueError(
+            f"environment must be one of {', '.join(ENVIRONMENTS)} (got {environment!r})"
+        )
+
+
+def _validate_tenant(tenant_id: str) -> None:
+    if not tenant_id.isdigit():
+        raise ValueError(f"tenant id must be ServiceTitan's numeric tenant id (got {tenant_id!r})")
+
+
+# --- companies ------------------------------------------------------------------------------
+
+
+async def add_company(
+    connection: AsyncConnection, *, name: str, intacct_id: str, primary_trade: str, actor: str
+) -> int:
+    if not name.strip() or not intacct_id.strip() or not primary_trade.strip():
+        raise ValueError("company name, intacct id and trade must not be blank")
+    try:
+        async with connection.begin_nested():
+            company_id = await connection.scalar(
+                insert(Company)
+                .values(
+                    name=name.strip(),
+                    intacct_id=intacct_id.strip(),
+                    primary_trade=primary_trade.strip(),
+                )
+                .returning(Company.id)
+            )
+    except IntegrityError:
+        raise ConflictError(f"a company with intacct id {intacct_id!r} already exists") from None
+    assert company_id is not None
+    await audit.record(
+        connection,
+        "company.created",
+        actor=actor,
+        company_id=company_id,
+        details={"name": name, "intacct_id": intacct_id, "trade": primary_trade},
+    )
+    return int(company_id)
+
+
+async def get_company(connection: AsyncConnection, company_id: int) -> CompanyInfo:
+    row = (
+        await connection.execute(
+            select(Company.id, Company.name, Company.intacct_id, Company.primary_trade).where(
+                Company.id == company_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no company with id {company_id}")
+    return CompanyInfo(*row)
+
+
+async def list_companies(connection: AsyncConnection) -> list[CompanyInfo]:
+    rows = await connection.execute(
+        select(Company.id, Company.name, Company.intacct_id, Company.primary_trade).order_by(
+            Company.id
+        )
+    )
+    return [CompanyInfo(*row) for row in rows]
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+async def add_credential(
+    connection: AsyncConnection,
+    box: SecretBox,
+    *,
+    company_id: int,
+    tenant_id: str,
+    client_id: str,
+    client_secret: str,
+    environment: str,
+    actor: str,
+) -> int:
+    _validate_environment(environment)
+    _validate_tenant(tenant_id)
+    if not client_id.strip() or not client_secret.strip():
+        raise ValueError("client id and client secret must not be blank")
+    await get_company(connection, company_id)
+    try:
+        async with connection.begin_nested():
+            credential_id = await connection.scalar(
+                insert(ServiceTitanCredential)
+                .values(
+                    company_id=company_id,
+                    tenant_id=tenant_id,
+                    client_id=box.encrypt(client_id.strip()),
+                    client_secret=box.encrypt(client_secret.strip()),
+                    environment=environment,
+                )
+                .returning(ServiceTitanCredential.id)
+            )
+    except IntegrityError:
+        raise ConflictError(
+            f"company {company_id} already has a {environment} credential "
+            "(one per company and environment; use `credentials update` to change it)"
+        ) from None
+    assert credential_id is not None
+    await audit.record(
+        connection,
+        "credential.created",
+        actor=actor,
+        company_id=company_id,
+        credential_id=int(credential_id),
+        details={"tenant_id": tenant_id, "environment": environment},
+    )
+    return int(credential_id)
+
+
+def _info_query() -> Select[*tuple[Any, ...]]:
+    c = ServiceTitanCredential
+    return select(
+        c.id,
+        c.company_id,
+        Company.name,
+        Company.intacct_id,
+        Company.primary_trade,
+        c.tenant_id,
+        c.environment,
+        c.client_id,
+        c.connection_status,
+        c.last_sync_at,
+        c.last_error,
+        c.created_at,
+        c.updated_at,
+        c.secret_rotated_at,
+    ).join(Company, Company.id == c.company_id)
+
+
+def _to_info(row: tuple[object, ...], box: SecretBox) -> CredentialInfo:
+    values = list(row)
+    credential_id = int(str(values[0]))
+    values[7] = mask(box.decrypt(str(values[7]), what=f"client_id of credential {credential_id}"))
+    return CredentialInfo(*values)  # type: ignore[arg-type]
+
+
+async def get_credential(
+    connection: AsyncConnection, box: SecretBox, credential_id: int
+) -> CredentialInfo:
+    row = (
+        await connection.execute(_info_query().where(ServiceTitanCredential.id == credential_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    return _to_info(tuple(row), box)
+
+
+async def list_credentials(connection: AsyncConnection, box: SecretBox) -> list[CredentialInfo]:
+    rows = await connection.execute(_info_query().order_by(ServiceTitanCredential.id))
+    return [_to_info(tuple(row), box) for row in rows]
+
+
+async def load_secrets(
+    connection: AsyncConnection, box: SecretBox, credential_id: int
+) -> CredentialSecrets:
+    row = (
+        await connection.execute(
+            select(ServiceTitanCredential.client_id, ServiceTitanCredential.client_secret).where(
+                ServiceTitanCredential.id == credential_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    return CredentialSecrets(
+        client_id=box.decrypt(row[0], what=f"client_id of credential {credential_id}"),
+        client_secret=box.decrypt(row[1], what=f"client_secret of credential {credential_id}"),
+    )
+
+
+async def set_connection_status(
+    connection: AsyncConnection, credential_id: int, status: str, error: str | None = None
+) -> None:
+    await connection.execute(
+        update(ServiceTitanCredential)
+        .where(ServiceTitanCredential.id == credential_id)
+        .values(connection_status=status, last_error=error, updated_at=func.now())
+    )
+
+
+async def rotate_encryption(connection: AsyncConnection, box: SecretBox, *, actor: str) -> int:
+    """Re-encrypt every stored secret under the newest key; returns the values rewritten."""
+    c = ServiceTitanCredential
+    rows = (
+        await connection.execute(
+            select(c.id, c.client_id, c.client_secret, c.access_token).with_for_update()
+        )
+    ).all()
+    rewritten = 0
+    for credential_id, client_id, client_secret, access_token in rows:
+        values: dict[str, str] = {}
+        for name, ciphertext in (
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("access_token", access_token),
+        ):
+            if ciphertext is not None and not box.is_current(ciphertext):
+                values[name] = box.rotate(ciphertext, what=f"{name} of credential {credential_id}")
+        if values:
+            await connection.execute(update(c).where(c.id == credential_id).values(**values))
+            rewritten += len(values)
+    await audit.record(
+        connection, "keys.rotated", actor=actor, details={"values_rewritten": rewritten}
+    )
+    return rewritten

