@@ -24,14 +24,16 @@ from servicetitan.errors import (
     ServiceUnavailable,
 )
 from servicetitan.tokens import AccessToken, MemoryTokenStore
+from tests.servicetitan.support import SECRETS, RecordingTransport
 
 URLS = EnvironmentUrls("https://auth.test", "https://api.test")
 CONFIG = ClientConfig(app_key="ak1.unit", integration=URLS, production=URLS)
 CREDS = Credentials(901, 5, "integration", "cid.unit", "cs1.unit-secret")
+SECRETS.add("ak1.unit", "cid.unit", "cs1.unit-secret")
 
 
 def provider(handler, store: MemoryTokenStore | None = None, now=None) -> TokenProvider:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=RecordingTransport(httpx.MockTransport(handler)))
     return TokenProvider(
         CONFIG, store or MemoryTokenStore(), http, now=now or (lambda: datetime.now(UTC))
     )
@@ -50,11 +52,11 @@ async def test_token_request_form_and_expiry() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"access_token": "tok-1", "expires_in": 900})
+        return httpx.Response(200, json={"access_token": "unit-token-one", "expires_in": 900})
 
     fixed = datetime(2026, 1, 1, tzinfo=UTC)
     token = await provider(handler, now=lambda: fixed).request_token(CREDS)
-    assert token.value == "tok-1"
+    assert token.value == "unit-token-one"
     assert token.expires_at == fixed + timedelta(seconds=900)
     (request,) = seen
     assert str(request.url) == "https://auth.test/connect/token"
@@ -117,9 +119,9 @@ async def test_connection_error_is_retryable() -> None:
 
 async def test_missing_expires_in_uses_documented_lifetime() -> None:
     fixed = datetime(2026, 1, 1, tzinfo=UTC)
-    token = await provider(reply(200, {"access_token": "t"}), now=lambda: fixed).request_token(
-        CREDS
-    )
+    token = await provider(
+        reply(200, {"access_token": "unit-token-two"}), now=lambda: fixed
+    ).request_token(CREDS)
     assert token.expires_at == fixed + timedelta(seconds=900)
 
 
@@ -127,14 +129,19 @@ async def test_failed_early_refresh_falls_back_to_current_token() -> None:
     """A throttled token endpoint must not fail calls while the cached token still works."""
     store = MemoryTokenStore()
     now = datetime.now(UTC)
-    current = AccessToken("still-valid", now + timedelta(seconds=120))  # inside the threshold
+    current = AccessToken(
+        "unit-token-still-valid", now + timedelta(seconds=120)
+    )  # inside the threshold
+    SECRETS.add(current.value, "unit-token-dying")
     await store.save(CREDS.credential_id, current)
     tokens = provider(reply(429, {}, {"Retry-After": "9"}), store=store)
-    assert (await tokens.get(CREDS)).value == "still-valid"
+    assert (await tokens.get(CREDS)).value == "unit-token-still-valid"
     # ...but a refused token is never handed back, and an almost-expired one neither.
     with pytest.raises(RateLimited):
         await tokens.replace(CREDS, current)
-    await store.save(CREDS.credential_id, AccessToken("dying", now + timedelta(seconds=5)))
+    await store.save(
+        CREDS.credential_id, AccessToken("unit-token-dying", now + timedelta(seconds=5))
+    )
     with pytest.raises(RateLimited):
         await tokens.get(CREDS)
 
@@ -146,9 +153,11 @@ async def test_single_flight_in_process() -> None:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
-        return httpx.Response(200, json={"access_token": f"t{calls}", "expires_in": 900})
+        return httpx.Response(
+            200, json={"access_token": f"unit-token-flight-{calls}", "expires_in": 900}
+        )
 
     tokens = provider(handler)
     results = await asyncio.gather(*(tokens.get(CREDS) for _ in range(25)))
     assert calls == 1
-    assert {t.value for t in results} == {"t1"}
+    assert {t.value for t in results} == {"unit-token-flight-1"}

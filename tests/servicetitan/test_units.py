@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
 import orjson
 import pytest
+import structlog
 
 from core.settings import load_settings
 from servicetitan.config import ClientConfig, Credentials
@@ -292,3 +294,18 @@ def test_config_from_settings() -> None:
     assert config.read_timeout_seconds == 7
     with pytest.raises(ValueError, match="SERVICETITAN_APP_KEY"):
         ClientConfig.from_settings(load_settings(servicetitan_app_key=None))
+
+
+# --- the secret scanner itself ---------------------------------------------------------------
+
+
+def test_log_scanner_sees_structlog_and_stdlib_lines(captured_logs) -> None:
+    """The autouse scan is only worth something if it would catch a leak."""
+    from tests.servicetitan.support import SECRETS
+
+    SECRETS.add("cs1.scanner-probe-value")
+    structlog.stdlib.get_logger("probe").warning("oops", detail="cs1.scanner-probe-value")
+    logging.getLogger("httpx").debug("header %s", "cs1.scanner-probe-value")
+    leaks = [line for line in captured_logs.lines() if SECRETS.leaks(line)]
+    assert len(leaks) == 2
+    captured_logs.clear()

@@ -1,0 +1,52 @@
+"""Helpers shared by the ServiceTitan client tests (imported by conftest and test modules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+
+class SecretRegistry:
+    """Everything that must never appear in a log line or an exception message."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def add(self, *values: str) -> None:
+        self.values.update(v for v in values if v)
+
+    def leaks(self, text: str) -> list[str]:
+        return sorted(v for v in self.values if v in text)
+
+
+SECRETS = SecretRegistry()
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes requests through and records every access token a token endpoint returns."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/connect/token"):
+            content = await response.aread()
+            try:
+                body: Any = orjson.loads(content)
+            except orjson.JSONDecodeError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+                SECRETS.add(body["access_token"])
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=content,
+                extensions=response.extensions,
+            )
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
