@@ -38,6 +38,11 @@ log = structlog.stdlib.get_logger("servicetitan.client")
 DEFAULT_PAGE_SIZE = 5000
 """Page size for list endpoints: what the Meltano tap uses in production for these endpoints."""
 
+ALL_TIME = "2000-01-01T00:00:00Z"
+"""``modifiedOnOrAfter`` sent to the contacts list when no filter is given: that endpoint
+requires one of ``customerIds``/``modifiedBefore``/``modifiedOnOrAfter`` (400 otherwise), and
+ServiceTitan holds no record modified before 2000."""
+
 Timestamp = datetime | str
 ParamValue = str | int | bool
 
@@ -178,6 +183,7 @@ class ServiceTitanClient:
     ) -> ListPage:
         """One page of a list endpoint. ``include_inactive`` sends ``active=Any`` (customers)
         or ``activeState=All`` (invoices): without it ServiceTitan hides deactivated records.
+        ``params`` adds or overrides query parameters (``sort``, ``ids``, ``customerIds`` …).
         """
         if page < 1:
             raise ValueError("page counts from 1")
@@ -188,6 +194,10 @@ class ServiceTitanClient:
             query["includeTotal"] = "true"
         if modified_on_or_after is not None:
             query["modifiedOnOrAfter"] = format_timestamp(modified_on_or_after)
+        elif resource is ListResource.CUSTOMER_CONTACTS and not (
+            params and ("customerIds" in params or "modifiedBefore" in params)
+        ):
+            query["modifiedOnOrAfter"] = ALL_TIME
         if include_inactive:
             query.update(resource.all_records_params)
         for name, value in (params or {}).items():

@@ -7,6 +7,7 @@ count from one orjson pass. ``from_raw`` rebuilds a page from staged bytes with 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,13 +66,23 @@ _ALL_RECORDS_PARAMS: dict[ListResource, dict[str, str]] = {
 
 
 def _decode_object(raw: bytes, what: str) -> dict[str, Any]:
+    """orjson first; the standard library when orjson refuses something JSON allows.
+
+    orjson rejects lone UTF-16 surrogate escapes (``"\\ud800"``), which are valid JSON syntax
+    and do occur in real feeds. Failing the page for them would retry it forever, so the page
+    is decoded by ``json`` instead and the record holding the surrogate is left for the models
+    (and the database mapping) to reject on its own.
+    """
     try:
         decoded = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidResponse(
-            f"{what} is not valid JSON ({len(raw)} bytes, {exc.msg} at position {exc.pos}); "
-            "the body was probably cut off"
-        ) from None
+        try:
+            decoded = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidResponse(
+                f"{what} is not valid JSON ({len(raw)} bytes, {exc.msg} at position {exc.pos}); "
+                "the body was probably cut off"
+            ) from None
     if not isinstance(decoded, dict):
         raise InvalidResponse(f"{what} is not a JSON object")
     return decoded

@@ -309,3 +309,15 @@ def test_log_scanner_sees_structlog_and_stdlib_lines(captured_logs) -> None:
     leaks = [line for line in captured_logs.lines() if SECRETS.leaks(line)]
     assert len(leaks) == 2
     captured_logs.clear()
+
+
+def test_page_with_lone_surrogate_is_not_fatal() -> None:
+    """orjson refuses lone surrogate escapes; the page must still decode (record by record)."""
+    raw = (
+        b'{"hasMore": false, "continueFrom": "c", '
+        b'"data": [{"id": 1, "name": "Bad \\ud800 x"}, {"id": 2, "name": "ok"}]}'
+    )
+    page = ExportPage.from_raw(ExportStream.CUSTOMERS, raw)
+    assert page.record_count == 2
+    assert page.records()[0]["name"] == "Bad \ud800 x"
+    assert page.records()[1] == {"id": 2, "name": "ok"}
