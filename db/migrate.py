@@ -62,3 +62,11 @@ def check_up_to_date(url: str) -> None:
             f"database schema is at {current or 'nothing (empty database)'} but this version "
             f"needs {head}; run `python starter.py db upgrade`"
         )
+
+
+def prepare(url: str, *, embedded: bool) -> None:
+    """Upgrade our own embedded database; only check a configured one (operators migrate)."""
+    if embedded:
+        upgrade(url)
+    else:
+        check_up_to_date(url)

@@ -1,0 +1,268 @@
+"""What crosses the workflow/activity boundary: ids, cursors and counts — never data or secrets.
+
+Everything here is written into Temporal's history, so it must stay small (no records: pages
+are staged in PostgreSQL and referred to by id) and must never hold a secret (tokens stay in
+the database, encrypted). A test scans a finished workflow's history to prove it.
+
+This module is imported by the workflow sandbox, so it imports nothing but the standard
+library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DataType = Literal["invoices", "customers", "both"]
+Trigger = Literal["manual", "scheduled"]
+Mode = Literal["incremental", "full", "from_date"]
+Stream = Literal["customers", "customer_contacts", "invoices"]
+RunStatus = Literal["running", "completed", "failed"]
+
+STREAMS_FOR: dict[str, tuple[Stream, ...]] = {
+    "customers": ("customers", "customer_contacts"),
+    "invoices": ("invoices",),
+    "both": ("customers", "customer_contacts", "invoices"),
+}
+
+
+class ActivityName:
+    """Activity names, so the workflow needs no import of the activity code."""
+
+    START_RUN = "start_run"
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an activity name, not a secret
+    FETCH_PAGE = "fetch_page"
+    MAP_AND_INSERT = "map_and_insert"
+    DISPATCH = "dispatch"
+    FINISH_RUN = "finish_run"
+
+
+class ErrorType:
+    """``ApplicationError.type`` values the workflow and retry policies act on."""
+
+    CREDENTIALS_REJECTED = "CredentialsRejected"
+    RATE_LIMITED = "RateLimited"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    BAD_REQUEST = "BadRequest"
+    NOT_FOUND = "NotFound"
+    STAGED_PAGE_MISSING = "StagedPageMissing"
+    SYNC_DISABLED = "SyncDisabled"
+    CONFIGURATION = "ConfigurationError"
+    DECRYPTION = "DecryptionError"
+    STUCK_CURSOR = "StuckCursor"
+    ACCESS_DENIED = "AccessDenied"
+
+
+# Errors no retry can fix: the workflow fails the run at once with a readable message.
+NON_RETRYABLE_ERRORS = [
+    ErrorType.CREDENTIALS_REJECTED,
+    ErrorType.BAD_REQUEST,
+    ErrorType.NOT_FOUND,
+    ErrorType.STAGED_PAGE_MISSING,
+    ErrorType.SYNC_DISABLED,
+    ErrorType.CONFIGURATION,
+    ErrorType.DECRYPTION,
+    ErrorType.STUCK_CURSOR,
+    ErrorType.ACCESS_DENIED,
+]
+
+
+@dataclass
+class SyncInput:
+    """The workflow's only argument. ``resume`` is set by continue-as-new, never by callers."""
+
+    credential_id: int
+    data_type: DataType = "both"
+    trigger: Trigger = "manual"
+    mode: Mode = "incremental"
+    from_date: str | None = None
+    pages_before_continue_as_new: int | None = None
+    resume: SyncResume | None = None
+
+
+@dataclass
+class StreamProgress:
+    """Per-stream counters, shown by the progress query and the CLI's progress bars."""
+
+    stream: Stream
+    cursor: str | None = None
+    done: bool = False
+    pages: int = 0
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rate_limit_waits: int = 0
+    estimated_total: int | None = None
+
+
+@dataclass
+class SyncResume:
+    """What a continued-as-new run carries: ids, positions, counters."""
+
+    sync_log_id: int
+    import_job_id: int
+    company_id: int
+    tenant_id: str
+    streams: list[StreamProgress]
+    pending_page: PageRef | None = None
+    runs: int = 1
+    started_at: str = ""
+
+
+@dataclass
+class StartRunInput:
+    credential_id: int
+    data_type: DataType
+    trigger: Trigger
+    mode: Mode
+    from_date: str | None
+    workflow_id: str
+    run_id: str
+
+
+@dataclass
+class RunContext:
+    sync_log_id: int
+    import_job_id: int
+    company_id: int
+    tenant_id: str
+    streams: list[StreamProgress]
+
+
+@dataclass
+class RefreshTokenInput:
+    credential_id: int
+    force: bool = False
+
+
+@dataclass
+class TokenStatus:
+    """When the cached token expires and when to refresh it (ISO 8601, UTC).
+
+    The token itself never leaves the database.
+    """
+
+    expires_at: str
+    refresh_after: str
+    refreshed: bool
+
+
+@dataclass
+class FetchPageInput:
+    credential_id: int
+    sync_log_id: int
+    stream: Stream
+    cursor: str | None
+    estimate_total: bool = False
+
+
+@dataclass
+class PageRef:
+    """A staged page: where it is, what it covers. No records."""
+
+    page_id: int
+    stream: Stream
+    cursor_in: str | None
+    cursor_out: str | None
+    has_more: bool
+    record_count: int
+    rate_limit_waits: int = 0
+    estimated_total: int | None = None
+
+
+@dataclass
+class ApplyPageInput:
+    credential_id: int
+    sync_log_id: int
+    import_job_id: int
+    page: PageRef
+    expected_total: int | None = None
+
+
+@dataclass
+class ApplyResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    superseded: int = 0
+    already_applied: bool = False
+    sync_enabled: bool = True
+    disabled_reason: str | None = None
+
+
+@dataclass
+class DispatchInput:
+    sync_log_id: int
+    credential_id: int
+    company_id: int
+    records_synced: int
+
+
+@dataclass
+class DispatchResult:
+    dispatched: bool
+    target_workflow_id: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class FinishRunInput:
+    sync_log_id: int
+    credential_id: int
+    import_job_id: int
+    status: RunStatus
+    records_processed: int
+    records_rejected: int
+    streams: list[StreamProgress] = field(default_factory=list)
+    error_message: str | None = None
+    credentials_rejected: bool = False
+
+
+@dataclass
+class SyncResult:
+    """The workflow's result: what ``sync --wait --json`` prints."""
+
+    credential_id: int
+    sync_log_id: int
+    status: RunStatus
+    records_processed: int
+    records_rejected: int
+    streams: list[StreamProgress]
+    error_message: str | None = None
+    dispatched: bool = False
+
+
+@dataclass
+class SyncProgress:
+    """The ``progress`` query's answer."""
+
+    credential_id: int
+    sync_log_id: int | None
+    status: str
+    trigger: str
+    mode: str
+    data_type: str
+    current_stream: str | None
+    streams: list[StreamProgress]
+    runs: int
+    started_at: str
+
+
+@dataclass
+class LaunchInput:
+    """A schedule's action: start the credential's sync unless one is running."""
+
+    credential_id: int
+    data_type: DataType = "both"
+    mode: Mode = "incremental"
+    pages_before_continue_as_new: int | None = None
+
+
+@dataclass
+class LaunchResult:
+    started: bool
+    workflow_id: str
+    detail: str

@@ -1,0 +1,75 @@
+"""Everything the activities share in one worker process, built once at start-up.
+
+One database engine, one HTTP pool (inside the client package), one token store, one
+encryption key ring. ``client_for`` builds a ServiceTitan client for a credential from its
+stored (encrypted) secrets; clients are cheap, but decrypting for every page is not free, so
+decrypted credentials are kept for a short while.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from temporalio.client import Client
+
+from core.crypto import SecretBox
+from core.settings import Settings
+from db import credentials as credential_store
+from db.database import Database
+from db.sync_runs import credential_context
+from db.token_store import DatabaseTokenStore
+from servicetitan.client import ServiceTitanClient
+from servicetitan.config import ClientConfig, Credentials
+
+CREDENTIAL_CACHE_SECONDS = 60.0
+
+
+@dataclass
+class SyncDependencies:
+    settings: Settings
+    database: Database
+    box: SecretBox
+    client_config: ClientConfig
+    temporal: Client | None = None
+    identity: str = "worker"
+    http: httpx.AsyncClient | None = None  # None: the client package's shared pool
+    token_store: DatabaseTokenStore = field(init=False)
+    _credentials: dict[int, tuple[float, Credentials]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.token_store = DatabaseTokenStore(self.database, self.box)
+
+    @property
+    def actor(self) -> str:
+        return f"worker:{self.identity}"
+
+    async def credentials(self, credential_id: int) -> Credentials:
+        cached = self._credentials.get(credential_id)
+        if cached is not None and time.monotonic() - cached[0] < CREDENTIAL_CACHE_SECONDS:
+            return cached[1]
+        async with self.database.transaction() as connection:
+            context = await credential_context(connection, credential_id)
+            secrets = await credential_store.load_secrets(connection, self.box, credential_id)
+        value = Credentials(
+            credential_id=credential_id,
+            tenant_id=int(context.tenant_id),
+            environment="production" if context.environment == "production" else "integration",
+            client_id=secrets.client_id,
+            client_secret=secrets.client_secret,
+        )
+        self._credentials[credential_id] = (time.monotonic(), value)
+        return value
+
+    def forget(self, credential_id: int) -> None:
+        """Drop cached secrets (after a rejection, so a rotated secret is read at once)."""
+        self._credentials.pop(credential_id, None)
+
+    async def client_for(self, credential_id: int) -> ServiceTitanClient:
+        return ServiceTitanClient(
+            await self.credentials(credential_id),
+            self.client_config,
+            self.token_store,
+            http=self.http,
+        )

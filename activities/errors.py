@@ -1,0 +1,52 @@
+"""Translating the client's and the database's errors into Temporal retry behaviour.
+
+The client knows nothing of Temporal; this is the one place that decides what a
+``ServiceTitanError`` means for a retry: rejected credentials and bad requests end the run at
+once, a 429 waits exactly ``Retry-After``, everything transient backs off. The messages were
+written for operators (and carry no secret), so they are passed on unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import ErrorType
+from core.crypto import DecryptionError
+from core.redact import redact_text
+from db.credentials import NotFoundError
+from servicetitan.errors import (
+    BadRequest,
+    CredentialsRejected,
+    NotFound,
+    RateLimited,
+    ServiceTitanError,
+)
+
+
+def from_servicetitan(error: ServiceTitanError) -> ApplicationError:
+    message = redact_text(str(error))
+    if isinstance(error, CredentialsRejected):
+        return ApplicationError(
+            message, error.reason, type=ErrorType.CREDENTIALS_REJECTED, non_retryable=True
+        )
+    if isinstance(error, RateLimited):
+        return ApplicationError(
+            message,
+            type=ErrorType.RATE_LIMITED,
+            next_retry_delay=timedelta(seconds=max(error.retry_after, 0.1)),
+        )
+    if isinstance(error, NotFound):
+        return ApplicationError(message, type=ErrorType.NOT_FOUND, non_retryable=True)
+    if isinstance(error, BadRequest):
+        return ApplicationError(message, type=ErrorType.BAD_REQUEST, non_retryable=True)
+    return ApplicationError(message, type=ErrorType.SERVICE_UNAVAILABLE)
+
+
+def from_lookup(error: NotFoundError) -> ApplicationError:
+    return ApplicationError(str(error), type=ErrorType.NOT_FOUND, non_retryable=True)
+
+
+def from_decryption(error: DecryptionError) -> ApplicationError:
+    return ApplicationError(str(error), type=ErrorType.DECRYPTION, non_retryable=True)

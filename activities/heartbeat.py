@@ -1,0 +1,54 @@
+"""Heartbeating while an activity waits (rate limits, slow responses, long inserts).
+
+A Temporal heartbeat both proves the worker is alive (so a crashed worker's activity is
+retried after the heartbeat timeout, not after the much longer start-to-close timeout) and
+carries details — here the page cursor and the position inside a page — that a retried attempt
+and the Web UI can see. Details are a hint only; the cursor of record is in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from temporalio import activity
+
+
+class Heartbeat:
+    """Holds the latest details; a background task sends them every ``interval`` seconds."""
+
+    def __init__(self, **details: Any) -> None:
+        self.details: dict[str, Any] = dict(details)
+
+    def update(self, **details: Any) -> None:
+        self.details.update(details)
+        activity.heartbeat(self.details)
+
+
+@asynccontextmanager
+async def heartbeating(interval: float = 5.0, **details: Any) -> AsyncIterator[Heartbeat]:
+    beat = Heartbeat(**details)
+    activity.heartbeat(beat.details)
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            activity.heartbeat(beat.details)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield beat
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def previous_details() -> dict[str, Any]:
+    """The last details a previous attempt of this activity heartbeated (or {})."""
+    details = activity.info().heartbeat_details
+    if details and isinstance(details[0], dict):
+        return dict(details[0])
+    return {}

@@ -1,0 +1,455 @@
+"""The sync's side effects, one activity per step of ARCHITECTURE.md §3.
+
+Each activity is safe to run twice. ``fetch_page`` stages the raw response bytes (no parsing
+beyond the envelope) and returns a reference; ``map_and_insert`` maps the staged page and, in
+ONE transaction, upserts the rows, quarantines rejects, advances the cursor, updates progress
+and marks the page applied — so the database never holds half a page, and a retried apply of
+an applied page changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from activities import errors
+from activities.contracts import (
+    STREAMS_FOR,
+    ActivityName,
+    ApplyPageInput,
+    ApplyResult,
+    DispatchInput,
+    DispatchResult,
+    ErrorType,
+    FetchPageInput,
+    FinishRunInput,
+    PageRef,
+    RefreshTokenInput,
+    RunContext,
+    StartRunInput,
+    StreamProgress,
+    TokenStatus,
+)
+from activities.dependencies import SyncDependencies
+from activities.heartbeat import heartbeating, previous_details
+from core.crypto import DecryptionError
+from core.logging import get_logger
+from db import dispatch as outbox
+from db import sync_runs
+from db.credentials import NotFoundError
+from db.record_writer import (
+    RowContext,
+    UpsertCounts,
+    invoice_table,
+    member_table,
+    upsert_contacts,
+    upsert_records,
+)
+from records.contact import CONTACT_COLUMNS
+from records.invoice import INVOICE_COLUMNS
+from records.member import MEMBER_COLUMNS
+from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
+from servicetitan.auth import TokenProvider
+from servicetitan.client import ServiceTitanClient
+from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
+from servicetitan.http import shared_http_client
+from servicetitan.pages import ExportPage, ExportStream, ListResource
+
+log = get_logger(__name__)
+
+_COUNTABLE = {"invoices": ListResource.INVOICES, "customers": ListResource.CUSTOMERS}
+INVOICES = invoice_table(INVOICE_COLUMNS)
+MEMBERS = member_table(MEMBER_COLUMNS)
+
+
+class SyncActivities:
+    """Activities bound to the worker's shared dependencies (samples-python's class style)."""
+
+    def __init__(self, deps: SyncDependencies) -> None:
+        self.deps = deps
+
+    def all(self) -> list[Any]:
+        return [
+            self.start_run,
+            self.refresh_token,
+            self.fetch_page,
+            self.map_and_insert,
+            self.dispatch,
+            self.finish_run,
+        ]
+
+    # --- start ------------------------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.START_RUN)
+    async def start_run(self, input: StartRunInput) -> RunContext:
+        if not self.deps.settings.sync_enabled:
+            raise ApplicationError(
+                "syncs are switched off for every credential (SYNC_ENABLED=false)",
+                type=ErrorType.SYNC_DISABLED,
+                non_retryable=True,
+            )
+        streams = STREAMS_FOR[input.data_type]
+        async with self.deps.database.transaction() as connection:
+            try:
+                credential = await sync_runs.credential_context(
+                    connection, input.credential_id, lock=True
+                )
+            except NotFoundError as error:
+                raise errors.from_lookup(error) from None
+            started = await sync_runs.start_run(
+                connection,
+                credential,
+                streams=streams,
+                sync_type=input.trigger,
+                data_type=input.data_type,
+                mode=input.mode,
+                from_date=input.from_date,
+                workflow_id=input.workflow_id,
+                run_id=input.run_id,
+                actor=self.deps.actor,
+            )
+        log.info(
+            "sync run started",
+            credential_id=input.credential_id,
+            sync_log_id=started.sync_log_id,
+            mode=input.mode,
+            data_type=input.data_type,
+        )
+        return RunContext(
+            sync_log_id=started.sync_log_id,
+            import_job_id=started.import_job_id,
+            company_id=credential.company_id,
+            tenant_id=credential.tenant_id,
+            streams=[
+                StreamProgress(stream=stream, cursor=started.cursors[stream]) for stream in streams
+            ],
+        )
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.REFRESH_TOKEN)
+    async def refresh_token(self, input: RefreshTokenInput) -> TokenStatus:
+        """Make sure a fresh token is cached (shared by all workers); return only its expiry."""
+        try:
+            credentials = await self.deps.credentials(input.credential_id)
+        except NotFoundError as error:
+            raise errors.from_lookup(error) from None
+        except DecryptionError as error:
+            raise errors.from_decryption(error) from None
+        provider = TokenProvider(
+            self.deps.client_config,
+            self.deps.token_store,
+            self.deps.http or shared_http_client(),
+        )
+        before = await self.deps.token_store.load(input.credential_id)
+        try:
+            if input.force and before is not None:
+                token = await provider.replace(credentials, before)
+            else:
+                token = await provider.get(credentials)
+        except CredentialsRejected as error:
+            self.deps.forget(input.credential_id)
+            raise errors.from_servicetitan(error) from None
+        except ServiceTitanError as error:
+            raise errors.from_servicetitan(error) from None
+        now = datetime.now(UTC)
+        lifetime = token.expires_at - now
+        threshold = timedelta(
+            seconds=min(
+                self.deps.client_config.token_refresh_threshold_seconds,
+                max(lifetime.total_seconds(), 0) / 2,
+            )
+        )
+        return TokenStatus(
+            expires_at=token.expires_at.isoformat(),
+            refresh_after=(token.expires_at - threshold).isoformat(),
+            refreshed=before is None or before.value != token.value,
+        )
+
+    # --- fetch ------------------------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.FETCH_PAGE)
+    async def fetch_page(self, input: FetchPageInput) -> PageRef:
+        waits = int(previous_details().get("rate_limited", 0))
+        async with heartbeating(
+            stream=input.stream, cursor=input.cursor, rate_limited=waits, phase="fetching"
+        ) as beat:
+            try:
+                client = await self.deps.client_for(input.credential_id)
+            except NotFoundError as error:
+                raise errors.from_lookup(error) from None
+            except DecryptionError as error:
+                raise errors.from_decryption(error) from None
+            try:
+                page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
+            except RateLimited as error:
+                beat.update(rate_limited=waits + 1)
+                raise errors.from_servicetitan(error) from None
+            except CredentialsRejected as error:
+                self.deps.forget(input.credential_id)
+                raise errors.from_servicetitan(error) from None
+            except ServiceTitanError as error:
+                raise errors.from_servicetitan(error) from None
+            estimated = await self._estimate(client, input) if input.estimate_total else None
+            beat.update(phase="staging", records=page.record_count)
+            cursor_out = page.continue_from or input.cursor
+            async with self.deps.database.transaction() as connection:
+                page_id = await sync_runs.stage_page(
+                    connection,
+                    credential_id=input.credential_id,
+                    sync_log_id=input.sync_log_id,
+                    stream=input.stream,
+                    cursor_in=input.cursor,
+                    cursor_out=cursor_out,
+                    has_more=page.has_more,
+                    record_count=page.record_count,
+                    body=page.raw,
+                )
+        return PageRef(
+            page_id=page_id,
+            stream=input.stream,
+            cursor_in=input.cursor,
+            cursor_out=cursor_out,
+            has_more=page.has_more,
+            record_count=page.record_count,
+            rate_limit_waits=waits,
+            estimated_total=estimated,
+        )
+
+    async def _estimate(self, client: ServiceTitanClient, input: FetchPageInput) -> int | None:
+        """How many records this stream will bring, for progress bars; None when unknown."""
+        resource = _COUNTABLE.get(input.stream)
+        if resource is None:
+            return None
+        since = None
+        if input.cursor is not None:
+            async with self.deps.database.transaction() as connection:
+                since = await sync_runs.high_water(connection, input.credential_id, input.stream)
+            if since is None:
+                return None  # a date or token we cannot translate into a count
+        try:
+            return await client.count(resource, modified_on_or_after=since)
+        except ServiceTitanError as error:  # progress only: never fail a page over it
+            log.warning("count estimate failed", stream=input.stream, error=str(error))
+            return None
+
+    # --- apply ------------------------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.MAP_AND_INSERT)
+    async def map_and_insert(self, input: ApplyPageInput) -> ApplyResult:
+        ref = input.page
+        async with heartbeating(
+            stream=ref.stream, cursor=ref.cursor_in, page_id=ref.page_id, phase="loading"
+        ) as beat:
+            async with self.deps.database.transaction() as connection:
+                page = await sync_runs.load_page(connection, ref.page_id)
+                credential = await sync_runs.credential_context(connection, input.credential_id)
+            self._check_page(page, input)
+            assert page is not None
+            if page.applied:
+                return self._stored_result(page.result)
+            if page.body is None:
+                raise _missing(ref)
+            records = ExportPage.from_raw(ExportStream(page.stream), page.body).records()
+            beat.update(phase="mapping", records=len(records))
+            context = RowContext(
+                company_id=credential.company_id,
+                tenant=credential.intacct_id,
+                trade=credential.primary_trade,
+                import_job_id=input.import_job_id,
+                source_tenant_id=credential.tenant_id,
+            )
+            mapped = await self._map(page.stream, records, context)
+            beat.update(phase="writing", rows=mapped.mapped, rejects=mapped.rejected)
+            async with self.deps.database.transaction() as connection:
+                locked = await sync_runs.load_page(connection, ref.page_id, lock=True)
+                if locked is None:
+                    raise _missing(ref)
+                if locked.applied:  # another attempt finished first
+                    return self._stored_result(locked.result)
+                raw = await connection.get_raw_connection()
+                driver = raw.driver_connection
+                assert driver is not None
+                counts = await self._write(driver, page.stream, context, mapped)
+                await sync_runs.store_rejects(
+                    connection,
+                    credential_id=input.credential_id,
+                    company_id=credential.company_id,
+                    sync_log_id=input.sync_log_id,
+                    stream=page.stream,
+                    rejects=[_reject_row(reject) for reject in mapped.rejects],
+                )
+                await sync_runs.advance_cursor(
+                    connection,
+                    credential_id=input.credential_id,
+                    stream=page.stream,
+                    continue_from=page.cursor_out or page.cursor_in or None,
+                    high_water=_high_water(mapped),
+                    records=mapped.mapped,
+                    sync_log_id=input.sync_log_id,
+                )
+                await sync_runs.record_progress(
+                    connection,
+                    sync_log_id=input.sync_log_id,
+                    import_job_id=input.import_job_id,
+                    stream=page.stream,
+                    processed=mapped.mapped,
+                    rejected=mapped.rejected,
+                    expected_total=input.expected_total,
+                )
+                enabled, reason = await sync_runs.sync_allowed(
+                    connection, input.credential_id, globally=self.deps.settings.sync_enabled
+                )
+                result = ApplyResult(
+                    inserted=counts.inserted,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    rejected=mapped.rejected,
+                    superseded=mapped.superseded,
+                    sync_enabled=enabled,
+                    disabled_reason=reason,
+                )
+                await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
+        return result
+
+    def _check_page(self, page: sync_runs.StagedPageRow | None, input: ApplyPageInput) -> None:
+        if page is None:
+            raise _missing(input.page)
+        if page.credential_id != input.credential_id or page.sync_log_id != input.sync_log_id:
+            raise ApplicationError(
+                f"staged page {page.page_id} belongs to another credential or run; "
+                "refusing to write it for credential "
+                f"{input.credential_id}",
+                type=ErrorType.ACCESS_DENIED,
+                non_retryable=True,
+            )
+
+    @staticmethod
+    def _stored_result(stored: dict[str, Any] | None) -> ApplyResult:
+        result = ApplyResult(**(stored or {}))
+        result.already_applied = True
+        return result
+
+    async def _map(self, stream: str, records: list[Any], context: RowContext) -> MappedPage[Any]:
+        if stream == "invoices":
+            customer_ids = _invoice_customer_ids(records)
+            async with self.deps.database.transaction() as connection:
+                types = await sync_runs.customer_types(
+                    connection, context.company_id, context.source_tenant_id, customer_ids
+                )
+            return map_invoices(records, types)
+        if stream == "customers":
+            return map_customers(records)
+        return map_contacts(records)
+
+    async def _write(
+        self, driver: Any, stream: str, context: RowContext, mapped: MappedPage[Any]
+    ) -> UpsertCounts:
+        rows = [row.as_tuple() for row in mapped.rows]
+        batch = self.deps.settings.sync_insert_batch_size
+        if stream == "invoices":
+            return await upsert_records(driver, INVOICES, context, rows, batch_size=batch)
+        if stream == "customers":
+            return await upsert_records(driver, MEMBERS, context, rows, batch_size=batch)
+        counts, _members_changed = await upsert_contacts(
+            driver, context.company_id, context.source_tenant_id, rows, CONTACT_COLUMNS
+        )
+        return counts
+
+    # --- hand-off and bookkeeping --------------------------------------------------------------
+
+    @activity.defn(name=ActivityName.DISPATCH)
+    async def dispatch(self, input: DispatchInput) -> DispatchResult:
+        """Record the hand-off (once per run) and start the downstream workflow if configured."""
+        async with self.deps.database.transaction() as connection:
+            entry = await outbox.record(
+                connection,
+                sync_log_id=input.sync_log_id,
+                company_id=input.company_id,
+                credential_id=input.credential_id,
+                records_synced=input.records_synced,
+            )
+        settings = self.deps.settings
+        if entry.status == "dispatched":
+            return DispatchResult(True, entry.target_workflow_id, "already dispatched")
+        if not settings.downstream_workflow or self.deps.temporal is None:
+            return DispatchResult(True, None, "hand-off recorded in the dispatch outbox")
+        workflow_id = f"downstream-{input.company_id}-{input.sync_log_id}"
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # a retried dispatch
+            await self.deps.temporal.start_workflow(
+                settings.downstream_workflow,
+                {
+                    "company_id": input.company_id,
+                    "credential_id": input.credential_id,
+                    "sync_log_id": input.sync_log_id,
+                    "records_synced": input.records_synced,
+                },
+                id=workflow_id,
+                task_queue=settings.downstream_task_queue or settings.temporal_task_queue,
+            )
+        async with self.deps.database.transaction() as connection:
+            await outbox.mark_dispatched(connection, input.sync_log_id, workflow_id)
+        return DispatchResult(True, workflow_id, f"started {settings.downstream_workflow}")
+
+    @activity.defn(name=ActivityName.FINISH_RUN)
+    async def finish_run(self, input: FinishRunInput) -> None:
+        async with self.deps.database.transaction() as connection:
+            closed = await sync_runs.finish_run(
+                connection,
+                sync_log_id=input.sync_log_id,
+                credential_id=input.credential_id,
+                import_job_id=input.import_job_id,
+                status=input.status,
+                records_processed=input.records_processed,
+                records_rejected=input.records_rejected,
+                details={"streams": [dataclasses.asdict(s) for s in input.streams]},
+                error_message=input.error_message,
+                credentials_rejected=input.credentials_rejected,
+                actor=self.deps.actor,
+            )
+        if closed:
+            log.info(
+                "sync run finished",
+                credential_id=input.credential_id,
+                sync_log_id=input.sync_log_id,
+                status=input.status,
+                records=input.records_processed,
+                rejected=input.records_rejected,
+                error=input.error_message,
+            )
+
+
+def _missing(ref: PageRef) -> ApplicationError:
+    return ApplicationError(
+        f"staged {ref.stream} page {ref.page_id} is gone (PostgreSQL restarted?); "
+        "it will be fetched again",
+        type=ErrorType.STAGED_PAGE_MISSING,
+        non_retryable=True,
+    )
+
+
+def _reject_row(reject: Reject) -> tuple[str | None, str, str]:
+    raw = json.dumps(reject.raw, ensure_ascii=True, default=str)
+    record_id = reject.record_id[:64] if reject.record_id else None
+    return record_id, reject.reason, raw
+
+
+def _high_water(mapped: MappedPage[Any]) -> datetime | None:
+    stamps = [row.source_modified_at for row in mapped.rows if row.source_modified_at]
+    return max(stamps) if stamps else None
+
+
+def _invoice_customer_ids(records: list[Any]) -> list[str]:
+    ids: set[str] = set()
+    for record in records:
+        if isinstance(record, dict):
+            customer = record.get("customer")
+            if isinstance(customer, dict) and isinstance(customer.get("id"), int):
+                ids.add(str(customer["id"]))
+    return sorted(ids)

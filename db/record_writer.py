@@ -1,0 +1,279 @@
+"""Upserting mapped records into the record tables, fast and idempotently.
+
+Each batch is COPYed into a temporary table, then merged with one
+``INSERT … ON CONFLICT (natural key) DO UPDATE``. The update only fires when something
+changed and the incoming record is not older than the stored one (export order is only
+"usually" by modification time), so re-applying a page — a retried activity, a full resync —
+changes nothing and is counted as ``unchanged``. ``RETURNING (xmax = 0)`` tells inserts from
+updates.
+
+Members get their primary phone and email from ``servicetitan_customer_contacts`` in the same
+statement, so the order in which customers and contacts arrive does not matter.
+
+The caller owns the transaction: rows, rejects, cursor and progress commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+CONTEXT_COLUMNS = ("company_id", "tenant", "trade", "hub_plus_import_id", "source_tenant_id")
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """The columns that come from the credential and the run, not from the record."""
+
+    company_id: int
+    tenant: str
+    trade: str | None
+    import_job_id: int | None
+    source_tenant_id: str
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.company_id,
+            self.tenant,
+            self.trade,
+            self.import_job_id,
+            self.source_tenant_id,
+        )
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    natural_key: str  # the UNIQUE constraint's name
+    record_columns: tuple[str, ...]
+    computed: dict[str, str]  # column → SQL expression over the staged row ``s``
+
+
+def primary_contact_sql(types: str, *, company: str, tenant: str, customer: str) -> str:
+    """SQL for a customer's primary contact value of ``types``: active, lowest contact id.
+
+    The arguments are SQL expressions (column references or placeholders) naming the
+    customer; ``types`` is a quoted, comma-separated list of contact types. Only module
+    constants reach it, never input.
+    """
+    return (
+        "(SELECT c.value FROM servicetitan_customer_contacts c "  # noqa: S608
+        f"WHERE c.company_id = {company} AND c.source_tenant_id = {tenant} "
+        f"AND c.customer_id = {customer} AND c.active IS TRUE AND c.type IN ({types}) "
+        "AND c.value IS NOT NULL ORDER BY c.contact_id LIMIT 1)"
+    )
+
+
+PHONE_TYPES = "'Phone', 'MobilePhone'"
+EMAIL_TYPES = "'Email'"
+_STAGED_CUSTOMER = {
+    "company": "s.company_id",
+    "tenant": "s.source_tenant_id",
+    "customer": "s.customer_id",
+}
+PRIMARY_PHONE_SQL = primary_contact_sql(PHONE_TYPES, **_STAGED_CUSTOMER)
+PRIMARY_EMAIL_SQL = primary_contact_sql(EMAIL_TYPES, **_STAGED_CUSTOMER)
+
+
+def invoice_table(record_columns: tuple[str, ...]) -> TableSpec:
+    return TableSpec("invoices_stream", "uq_invoices_stream_natural_key", record_columns, {})
+
+
+def member_table(record_columns: tuple[str, ...]) -> TableSpec:
+    return TableSpec(
+        "members_stream",
+        "uq_members_stream_natural_key",
+        record_columns,
+        {
+            "customer_phone_number_primary": PRIMARY_PHONE_SQL,
+            "customer_email": PRIMARY_EMAIL_SQL,
+        },
+    )
+
+
+async def _ensure_stage_table(
+    connection: AsyncConnection[Any], stage: str, spec: TableSpec
+) -> None:
+    columns = sql.SQL(", ").join(
+        sql.Identifier(name) for name in (*CONTEXT_COLUMNS, *spec.record_columns)
+    )
+    await connection.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            "SELECT {columns} FROM {table} WITH NO DATA"
+        ).format(stage=sql.Identifier(stage), columns=columns, table=sql.Identifier(spec.table))
+    )
+    await connection.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
+
+
+def _merge_statement(stage: str, spec: TableSpec) -> sql.Composed:
+    stored = (*CONTEXT_COLUMNS, *spec.record_columns)
+    target_columns = [*stored, *spec.computed]
+    select_list = [sql.SQL("s.{}").format(sql.Identifier(c)) for c in stored] + [
+        sql.SQL(expr) for expr in spec.computed.values()
+    ]
+    # Everything but the natural key may change.
+    key_columns = {"company_id", "source_tenant_id"}
+    updatable = [c for c in target_columns if c not in key_columns]
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updatable
+    )
+    changed = sql.SQL(" OR ").join(
+        sql.SQL("t.{0} IS DISTINCT FROM EXCLUDED.{0}").format(sql.Identifier(c))
+        for c in updatable
+        if c != "hub_plus_import_id"
+    )
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({targets}) "
+        "SELECT {select_list} FROM {stage} s "
+        "ON CONFLICT ON CONSTRAINT {key} DO UPDATE SET {assignments}, updated_at = now() "
+        "WHERE ({changed}) AND (t.source_modified_at IS NULL "
+        "OR EXCLUDED.source_modified_at IS NULL "
+        "OR EXCLUDED.source_modified_at >= t.source_modified_at) "
+        "RETURNING (xmax = 0) AS inserted"
+    ).format(
+        table=sql.Identifier(spec.table),
+        targets=sql.SQL(", ").join(sql.Identifier(c) for c in target_columns),
+        select_list=sql.SQL(", ").join(select_list),
+        stage=sql.Identifier(stage),
+        key=sql.Identifier(spec.natural_key),
+        assignments=assignments,
+        changed=changed,
+    )
+
+
+async def upsert_records(
+    connection: AsyncConnection[Any],
+    spec: TableSpec,
+    context: RowContext,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    batch_size: int = 2000,
+) -> UpsertCounts:
+    """Upsert ``rows`` (tuples in ``spec.record_columns`` order) in batches."""
+    counts = UpsertCounts()
+    if not rows:
+        return counts
+    stage = f"stage_{spec.table}"
+    await _ensure_stage_table(connection, stage, spec)
+    merge = _merge_statement(stage, spec)
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(stage),
+        sql.SQL(", ").join(sql.Identifier(c) for c in (*CONTEXT_COLUMNS, *spec.record_columns)),
+    )
+    prefix = context.values()
+    async with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            async with cursor.copy(copy_sql) as copy:
+                for row in batch:
+                    await copy.write_row(prefix + tuple(row))
+            await cursor.execute(merge)
+            results = await cursor.fetchall()
+            inserted = sum(1 for (is_insert,) in results if is_insert)
+            counts.inserted += inserted
+            counts.updated += len(results) - inserted
+            counts.unchanged += len(batch) - len(results)
+            await cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
+    return counts
+
+
+CONTACT_TABLE_COLUMNS = frozenset(
+    {"contact_id", "customer_id", "type", "value", "active", "source_modified_at"}
+)
+
+
+async def upsert_contacts(
+    connection: AsyncConnection[Any],
+    company_id: int,
+    source_tenant_id: str,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str],
+) -> tuple[UpsertCounts, int]:
+    """Upsert contacts, then recompute phone/email of the members they belong to.
+
+    Returns the contact counts and how many member rows changed as a result.
+    """
+    counts = UpsertCounts()
+    if not rows:
+        return counts, 0
+    if set(columns) != CONTACT_TABLE_COLUMNS:
+        raise ValueError(f"contact rows must have the columns {sorted(CONTACT_TABLE_COLUMNS)}")
+    async with connection.cursor() as cursor:
+        await cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_contacts ON COMMIT DELETE ROWS AS "
+            "SELECT contact_id, customer_id, type, value, active, source_modified_at "
+            "FROM servicetitan_customer_contacts WITH NO DATA"
+        )
+        await cursor.execute("TRUNCATE stage_contacts")
+        async with cursor.copy(
+            sql.SQL("COPY stage_contacts ({}) FROM STDIN").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            )
+        ) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        params = {"company": company_id, "tenant": source_tenant_id}
+        # A contact re-pointed to another customer changes its previous customer's primary
+        # contacts too: remember those customers before the upsert overwrites the link.
+        await cursor.execute(
+            "SELECT DISTINCT t.customer_id FROM servicetitan_customer_contacts t "
+            "JOIN stage_contacts s ON s.contact_id = t.contact_id "
+            "WHERE t.company_id = %(company)s AND t.source_tenant_id = %(tenant)s "
+            "AND t.customer_id <> s.customer_id",
+            params,
+        )
+        previous_customers = [row[0] for row in await cursor.fetchall()]
+        await cursor.execute(
+            "INSERT INTO servicetitan_customer_contacts AS t (company_id, source_tenant_id, "
+            "contact_id, customer_id, type, value, active, source_modified_at) "
+            "SELECT %(company)s, %(tenant)s, s.contact_id, s.customer_id, s.type, s.value, "
+            "s.active, s.source_modified_at FROM stage_contacts s "
+            "ON CONFLICT (company_id, source_tenant_id, contact_id) DO UPDATE SET "
+            "customer_id = EXCLUDED.customer_id, type = EXCLUDED.type, value = EXCLUDED.value, "
+            "active = EXCLUDED.active, source_modified_at = EXCLUDED.source_modified_at, "
+            "updated_at = now() "
+            "WHERE (t.customer_id, t.type, t.value, t.active, t.source_modified_at) "
+            "IS DISTINCT FROM (EXCLUDED.customer_id, EXCLUDED.type, EXCLUDED.value, "
+            "EXCLUDED.active, EXCLUDED.source_modified_at) "
+            "AND (t.source_modified_at IS NULL OR EXCLUDED.source_modified_at IS NULL "
+            "OR EXCLUDED.source_modified_at >= t.source_modified_at) "
+            "RETURNING (xmax = 0) AS inserted",
+            params,
+        )
+        results = await cursor.fetchall()
+        inserted = sum(1 for (is_insert,) in results if is_insert)
+        counts.inserted, counts.updated = inserted, len(results) - inserted
+        counts.unchanged = len(rows) - len(results)
+        affected = {"company": "%(company)s", "tenant": "%(tenant)s", "customer": "a.customer_id"}
+        await cursor.execute(  # constants only in the f-strings; values are parameters
+            "WITH affected AS (SELECT customer_id FROM stage_contacts "  # noqa: S608
+            "UNION SELECT unnest(%(previous)s::text[])), "
+            "primary_contacts AS (SELECT a.customer_id, "
+            f"{primary_contact_sql(PHONE_TYPES, **affected)} AS phone, "
+            f"{primary_contact_sql(EMAIL_TYPES, **affected)} AS email FROM affected a) "
+            "UPDATE members_stream m SET customer_phone_number_primary = p.phone, "
+            "customer_email = p.email, updated_at = now() FROM primary_contacts p "
+            "WHERE m.company_id = %(company)s AND m.software = 'ServiceTitan' "
+            "AND m.source_tenant_id = %(tenant)s AND m.customer_id = p.customer_id "
+            "AND (m.customer_phone_number_primary, m.customer_email) "
+            "IS DISTINCT FROM (p.phone, p.email)",
+            {**params, "previous": previous_customers},
+        )
+        members_changed = cursor.rowcount
+    return counts, max(members_changed, 0)

@@ -1,0 +1,490 @@
+"""Bookkeeping of sync runs: sync logs, import jobs, cursors, staged pages, rejects.
+
+Every function is idempotent where a retried activity can call it twice: starting a run
+returns the run already started by the same workflow execution, staging a page again
+replaces an unapplied copy, applying an applied page is detected by the caller through
+``load_page``, finishing a finished run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import audit
+from db.credentials import NotFoundError
+from db.schema import (
+    SOFTWARE,
+    Company,
+    CompanyDataImportJob,
+    MemberStream,
+    RejectedRecord,
+    ServiceTitanCredential,
+    ServiceTitanSyncLog,
+    StagedPage,
+    SyncState,
+)
+
+
+@dataclass(frozen=True)
+class CredentialContext:
+    """What a run needs to know about its credential and company (no secrets)."""
+
+    credential_id: int
+    company_id: int
+    intacct_id: str
+    primary_trade: str
+    tenant_id: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    sync_log_id: int
+    import_job_id: int
+    cursors: dict[str, str | None]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class StagedPageRow:
+    page_id: int
+    credential_id: int
+    sync_log_id: int
+    stream: str
+    cursor_in: str
+    cursor_out: str | None
+    has_more: bool
+    record_count: int
+    body: bytes | None
+    applied: bool
+    result: dict[str, Any] | None
+
+
+async def credential_context(
+    connection: AsyncConnection, credential_id: int, *, lock: bool = False
+) -> CredentialContext:
+    c = ServiceTitanCredential
+    query = (
+        select(
+            c.id,
+            c.company_id,
+            Company.intacct_id,
+            Company.primary_trade,
+            c.tenant_id,
+            c.environment,
+        )
+        .join(Company, Company.id == c.company_id)
+        .where(c.id == credential_id)
+    )
+    if lock:
+        query = query.with_for_update(of=c)
+    row = (await connection.execute(query)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    return CredentialContext(*row)
+
+
+async def start_run(
+    connection: AsyncConnection,
+    credential: CredentialContext,
+    *,
+    streams: tuple[str, ...],
+    sync_type: str,
+    data_type: str,
+    mode: str,
+    from_date: str | None,
+    workflow_id: str,
+    run_id: str,
+    actor: str,
+) -> StartedRun:
+    log = ServiceTitanSyncLog
+    existing = (
+        await connection.execute(
+            select(log.id, log.import_job_id).where(
+                log.workflow_id == workflow_id, log.run_id == run_id
+            )
+        )
+    ).one_or_none()
+    if existing is None:
+        # A run left 'running' by a workflow that no longer exists (terminated, timed out)
+        # would block this one forever; the fixed workflow id guarantees it is not running.
+        await connection.execute(
+            update(log)
+            .where(log.credential_id == credential.credential_id, log.status == "running")
+            .values(
+                status="failed",
+                completed_at=func.now(),
+                error_message="interrupted: its workflow ended before finishing the run",
+            )
+        )
+        import_job_id = await connection.scalar(
+            insert(CompanyDataImportJob)
+            .values(
+                company_id=credential.company_id,
+                status="PROCESSING",
+                progress_percent=0,
+                progress_text=f"ServiceTitan {data_type} sync started ({sync_type}, {mode})",
+            )
+            .returning(CompanyDataImportJob.id)
+        )
+        sync_log_id = await connection.scalar(
+            insert(log)
+            .values(
+                credential_id=credential.credential_id,
+                sync_type=sync_type,
+                data_type=data_type,
+                status="running",
+                workflow_id=workflow_id,
+                run_id=run_id,
+                mode=mode,
+                import_job_id=import_job_id,
+            )
+            .returning(log.id)
+        )
+        assert sync_log_id is not None and import_job_id is not None
+        await audit.record(
+            connection,
+            "sync.started",
+            actor=actor,
+            company_id=credential.company_id,
+            credential_id=credential.credential_id,
+            details={
+                "sync_log_id": sync_log_id,
+                "workflow_id": workflow_id,
+                "trigger": sync_type,
+                "data_type": data_type,
+                "mode": mode,
+            },
+        )
+        resumed = False
+    else:
+        sync_log_id, import_job_id = existing
+        resumed = True
+
+    if mode == "incremental":
+        rows = await connection.execute(
+            select(SyncState.stream, SyncState.continue_from).where(
+                SyncState.credential_id == credential.credential_id
+            )
+        )
+        stored = {stream: cursor for stream, cursor in rows}
+        cursors = {stream: stored.get(stream) for stream in streams}
+    elif mode == "from_date":
+        cursors = dict.fromkeys(streams, from_date)
+    else:  # full resync: from the beginning, nothing deleted first
+        cursors = dict.fromkeys(streams)
+    assert import_job_id is not None
+    return StartedRun(int(sync_log_id), int(import_job_id), cursors, resumed)
+
+
+async def stage_page(
+    connection: AsyncConnection,
+    *,
+    credential_id: int,
+    sync_log_id: int,
+    stream: str,
+    cursor_in: str | None,
+    cursor_out: str | None,
+    has_more: bool,
+    record_count: int,
+    body: bytes,
+) -> int:
+    """Store a fetched page; a retried fetch of the same position replaces it (unless applied)."""
+    statement = pg_insert(StagedPage).values(
+        credential_id=credential_id,
+        sync_log_id=sync_log_id,
+        stream=stream,
+        cursor_in=cursor_in or "",
+        cursor_out=cursor_out,
+        has_more=has_more,
+        record_count=record_count,
+        body=body,
+    )
+    upsert = statement.on_conflict_do_update(
+        constraint="uq_servicetitan_staged_pages_sync_log_id_stream_cursor_in",
+        set_={
+            "cursor_out": statement.excluded.cursor_out,
+            "has_more": statement.excluded.has_more,
+            "record_count": statement.excluded.record_count,
+            "body": statement.excluded.body,
+            "fetched_at": func.now(),
+        },
+        where=StagedPage.applied_at.is_(None),
+    ).returning(StagedPage.id)
+    page_id = await connection.scalar(upsert)
+    if page_id is None:  # already applied: keep the applied copy
+        page_id = await connection.scalar(
+            select(StagedPage.id).where(
+                StagedPage.sync_log_id == sync_log_id,
+                StagedPage.stream == stream,
+                StagedPage.cursor_in == (cursor_in or ""),
+            )
+        )
+    assert page_id is not None
+    return int(page_id)
+
+
+async def load_page(
+    connection: AsyncConnection, page_id: int, *, lock: bool = False
+) -> StagedPageRow | None:
+    p = StagedPage
+    query = select(
+        p.id,
+        p.credential_id,
+        p.sync_log_id,
+        p.stream,
+        p.cursor_in,
+        p.cursor_out,
+        p.has_more,
+        p.record_count,
+        p.body,
+        p.applied_at.is_not(None),
+        p.result,
+    ).where(p.id == page_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await connection.execute(query)).one_or_none()
+    return None if row is None else StagedPageRow(*row)
+
+
+async def mark_applied(connection: AsyncConnection, page_id: int, result: dict[str, Any]) -> None:
+    """The page's rows are in: drop its body, remember what applying it did."""
+    await connection.execute(
+        update(StagedPage)
+        .where(StagedPage.id == page_id)
+        .values(applied_at=func.now(), body=None, result=result)
+    )
+
+
+async def store_rejects(
+    connection: AsyncConnection,
+    *,
+    credential_id: int,
+    company_id: int,
+    sync_log_id: int,
+    stream: str,
+    rejects: list[tuple[str | None, str, str]],
+) -> None:
+    """Quarantine (record_id, reason, raw JSON text) tuples."""
+    if not rejects:
+        return
+    await connection.execute(
+        insert(RejectedRecord),
+        [
+            {
+                "credential_id": credential_id,
+                "company_id": company_id,
+                "sync_log_id": sync_log_id,
+                "stream": stream,
+                "record_id": record_id,
+                "reason": reason,
+                "raw": raw,
+            }
+            for record_id, reason, raw in rejects
+        ],
+    )
+
+
+async def advance_cursor(
+    connection: AsyncConnection,
+    *,
+    credential_id: int,
+    stream: str,
+    continue_from: str | None,
+    high_water: datetime | None,
+    records: int,
+    sync_log_id: int,
+) -> None:
+    statement = pg_insert(SyncState).values(
+        credential_id=credential_id,
+        stream=stream,
+        continue_from=continue_from,
+        high_water_modified_on=high_water,
+        pages_applied=1,
+        records_applied=records,
+        last_sync_log_id=sync_log_id,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[SyncState.credential_id, SyncState.stream],
+        set_={
+            "continue_from": statement.excluded.continue_from,
+            "high_water_modified_on": func.greatest(
+                SyncState.high_water_modified_on, statement.excluded.high_water_modified_on
+            ),
+            "pages_applied": SyncState.pages_applied + 1,
+            "records_applied": SyncState.records_applied + records,
+            "last_sync_log_id": sync_log_id,
+            "updated_at": func.now(),
+        },
+    )
+    await connection.execute(statement)
+
+
+async def record_progress(
+    connection: AsyncConnection,
+    *,
+    sync_log_id: int,
+    import_job_id: int,
+    stream: str,
+    processed: int,
+    rejected: int,
+    expected_total: int | None,
+) -> None:
+    """Running totals on the sync log and the import job (the seed's progress tracking)."""
+    await connection.execute(
+        update(ServiceTitanSyncLog)
+        .where(ServiceTitanSyncLog.id == sync_log_id)
+        .values(
+            records_processed=ServiceTitanSyncLog.records_processed + processed,
+            records_rejected=ServiceTitanSyncLog.records_rejected + rejected,
+        )
+    )
+    so_far = await connection.scalar(
+        select(func.coalesce(func.sum(StagedPage.record_count), 0)).where(
+            StagedPage.sync_log_id == sync_log_id,
+            StagedPage.stream == stream,
+            StagedPage.applied_at.is_not(None),
+        )
+    )
+    label = stream.replace("_", " ")
+    values: dict[str, Any] = {
+        "progress_text": f"Synced {int(so_far or 0) + processed + rejected} {label} records so far",
+        "updated_at": func.now(),
+    }
+    if expected_total:
+        done = (int(so_far or 0) + processed + rejected) / expected_total
+        values["progress_percent"] = round(min(99.0, 100.0 * done), 2)
+    await connection.execute(
+        update(CompanyDataImportJob)
+        .where(CompanyDataImportJob.id == import_job_id)
+        .values(**values)
+    )
+
+
+async def finish_run(
+    connection: AsyncConnection,
+    *,
+    sync_log_id: int,
+    credential_id: int,
+    import_job_id: int,
+    status: str,
+    records_processed: int,
+    records_rejected: int,
+    details: dict[str, Any],
+    error_message: str | None,
+    credentials_rejected: bool,
+    actor: str,
+) -> bool:
+    """Close the run. Returns False when it was already closed (a retried call)."""
+    log = ServiceTitanSyncLog
+    closed = await connection.execute(
+        update(log)
+        .where(log.id == sync_log_id, log.status == "running")
+        .values(
+            status=status,
+            records_processed=records_processed,
+            records_rejected=records_rejected,
+            error_message=error_message,
+            completed_at=func.now(),
+            details=details,
+        )
+    )
+    if closed.rowcount == 0:
+        return False
+    completed = status == "completed"
+    await connection.execute(
+        update(CompanyDataImportJob)
+        .where(CompanyDataImportJob.id == import_job_id)
+        .values(
+            status="COMPLETED" if completed else "FAILED",
+            done=True,
+            progress_percent=100 if completed else CompanyDataImportJob.progress_percent,
+            progress_text=(
+                f"Processed {records_processed} records in total"
+                if completed
+                else f"Failed: {error_message}"
+            ),
+            updated_at=func.now(),
+        )
+    )
+    c = ServiceTitanCredential
+    credential_values: dict[str, Any] = {"updated_at": func.now()}
+    if completed:
+        credential_values.update(
+            last_sync_at=func.now(), connection_status="connected", last_error=None
+        )
+    elif credentials_rejected:
+        credential_values.update(connection_status="error", last_error=error_message)
+    await connection.execute(update(c).where(c.id == credential_id).values(**credential_values))
+    await connection.execute(delete(StagedPage).where(StagedPage.sync_log_id == sync_log_id))
+    company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
+    await audit.record(
+        connection,
+        f"sync.{status}",
+        actor=actor,
+        company_id=company_id,
+        credential_id=credential_id,
+        details={
+            "sync_log_id": sync_log_id,
+            "records_processed": records_processed,
+            "records_rejected": records_rejected,
+            "error": error_message,
+        },
+    )
+    return True
+
+
+def details_json(value: Any) -> dict[str, Any]:
+    """Round-trip through JSON so dataclass-ish values become plain JSONB."""
+    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return result
+
+
+async def high_water(
+    connection: AsyncConnection, credential_id: int, stream: str
+) -> datetime | None:
+    """The largest modifiedOn applied for a stream (for ``modifiedOnOrAfter`` estimates)."""
+    value: datetime | None = await connection.scalar(
+        select(SyncState.high_water_modified_on).where(
+            SyncState.credential_id == credential_id, SyncState.stream == stream
+        )
+    )
+    return value
+
+
+async def customer_types(
+    connection: AsyncConnection, company_id: int, source_tenant_id: str, customer_ids: list[str]
+) -> dict[int, str | None]:
+    """ServiceTitan customer type per customer id already in members_stream.
+
+    Invoices carry only the customer's name; knowing the type lets commercial names stay
+    whole and residential ones be split.
+    """
+    if not customer_ids:
+        return {}
+    m = MemberStream
+    rows = await connection.execute(
+        select(m.customer_id, m.customer_type).where(
+            m.company_id == company_id,
+            m.software == SOFTWARE,
+            m.source_tenant_id == source_tenant_id,
+            m.customer_id.in_(customer_ids),
+        )
+    )
+    return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
+
+
+async def sync_allowed(
+    connection: AsyncConnection, credential_id: int, *, globally: bool
+) -> tuple[bool, str | None]:
+    """Whether the credential may keep syncing (the kill switches), and why not."""
+    if not globally:
+        return False, "syncs are switched off for every credential (SYNC_ENABLED=false)"
+    return True, None

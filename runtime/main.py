@@ -1,0 +1,28 @@
+"""``python worker.py``: configuration errors are one line, Ctrl-C is a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from core.logging import configure_logging, get_logger
+from core.settings import ConfigurationError, load_settings
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    log = get_logger("worker")
+    from runtime.worker import run_worker  # after logging is configured
+
+    try:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:
+        log.error("worker failed", error=f"{type(error).__name__}: {error}")
+        raise SystemExit(1) from None

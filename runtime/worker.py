@@ -1,0 +1,126 @@
+"""Putting a worker process together: infrastructure, dependencies, the Temporal worker.
+
+``build_worker`` is shared by ``worker.py`` and the tests (which point it at their own task
+queue, database and sandbox). ``run_worker`` adds what a long-running process needs: the
+embedded services, schema preparation, metrics, signal handling and a graceful shutdown that
+lets running activities finish within WORKER_GRACEFUL_SHUTDOWN_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.dependencies import SyncDependencies
+from activities.sync_activities import SyncActivities
+from core.crypto import secret_box_from_settings
+from core.infrastructure import Infrastructure, resolve_infrastructure
+from core.logging import get_logger
+from core.settings import Settings
+from core.temporal import connect, ensure_search_attributes, metrics_runtime
+from db import migrate
+from db.database import Database
+from servicetitan.config import ClientConfig
+from servicetitan.http import close_shared_http_client
+from workflows import WORKFLOWS
+
+log = get_logger(__name__)
+
+
+def worker_identity() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def make_dependencies(
+    settings: Settings,
+    database: Database,
+    client_config: ClientConfig,
+    temporal: Client | None,
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> SyncDependencies:
+    keys = settings.credential_encryption_keys
+    box = secret_box_from_settings(keys.get_secret_value() if keys else None, settings.data_dir)
+    return SyncDependencies(
+        settings=settings,
+        database=database,
+        box=box,
+        client_config=client_config,
+        temporal=temporal,
+        identity=worker_identity(),
+        http=http,
+    )
+
+
+def build_worker(
+    client: Client, settings: Settings, deps: SyncDependencies, *, task_queue: str | None = None
+) -> Worker:
+    sync = SyncActivities(deps)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=sync.all(),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        identity=deps.identity,
+    )
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    client_config: ClientConfig | None = None,
+    on_ready: Callable[[Client, Infrastructure], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    infra = resolve_infrastructure(settings)
+    migrate.prepare(infra.database_url, embedded=infra.embedded_database)
+    runtime = metrics_runtime(settings.metrics_address)
+    client = await connect(settings, infra.temporal_address, runtime=runtime)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    database = Database(infra.database_url, pool_size=settings.worker_max_concurrent_activities)
+    deps = make_dependencies(
+        settings, database, client_config or ClientConfig.from_settings(settings), client
+    )
+    worker = build_worker(client, settings, deps)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with worker:
+            log.info(
+                "worker polling",
+                task_queue=settings.temporal_task_queue,
+                namespace=settings.temporal_namespace,
+                temporal=infra.temporal_address,
+                ui=infra.temporal_ui_url,
+                identity=deps.identity,
+            )
+            extra: asyncio.Task[None] | None = (
+                asyncio.create_task(on_ready(client, infra)) if on_ready else None
+            )
+            await stop.wait()
+            log.info(
+                "shutting down: letting running activities finish",
+                grace_seconds=settings.worker_graceful_shutdown_seconds,
+            )
+            if extra is not None and not extra.done():
+                extra.cancel()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await close_shared_http_client()
+        await database.close()
+    log.info("worker stopped")

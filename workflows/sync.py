@@ -1,0 +1,446 @@
+"""SyncWorkflow: one credential's sync, page by page, resumable exactly.
+
+The workflow is an orchestrator only. It never sees a record or a secret: activities stage
+pages in PostgreSQL and hand back small references; the durable cursor lives in PostgreSQL,
+committed with the rows it covers. So after a crash Temporal replays this code, the activity
+that was running is retried, and at most the page in flight is fetched again.
+
+Fetching page N+1 overlaps applying page N. Long syncs continue-as-new with their positions,
+so history stays bounded however big the tenant is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        NON_RETRYABLE_ERRORS,
+        STREAMS_FOR,
+        ActivityName,
+        ApplyPageInput,
+        ApplyResult,
+        DispatchInput,
+        DispatchResult,
+        ErrorType,
+        FetchPageInput,
+        FinishRunInput,
+        PageRef,
+        RefreshTokenInput,
+        RunContext,
+        StartRunInput,
+        StreamProgress,
+        SyncInput,
+        SyncProgress,
+        SyncResult,
+        SyncResume,
+        TokenStatus,
+    )
+    from workflows import search_attributes as sa
+
+WORKFLOW_ID_PREFIX = "servicetitan-sync-"
+DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
+
+# Bookkeeping against PostgreSQL: retried through database blips, quickly.
+_DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=40,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+# Calls to ServiceTitan: 429s wait for Retry-After (next_retry_delay), 5xx back off.
+_API_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=60,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+
+
+def workflow_id_for(credential_id: int) -> str:
+    """The one id a credential's sync can have: Temporal refuses a second while one runs."""
+    return f"{WORKFLOW_ID_PREFIX}{credential_id}"
+
+
+def describe_failure(error: BaseException) -> str:
+    """The innermost readable message of an activity/child failure chain."""
+    message = str(error)
+    current: BaseException | None = error
+    while current is not None:
+        if (
+            isinstance(current, ApplicationError | FailureError)
+            and not isinstance(current, ActivityError)
+            and str(current)
+        ):
+            message = str(current)
+        current = current.__cause__
+    return message
+
+
+def _error_type(error: BaseException) -> str | None:
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, ApplicationError) and current.type:
+            return current.type
+        current = current.__cause__
+    return None
+
+
+@workflow.defn(name="SyncWorkflow")
+class SyncWorkflow:
+    def __init__(self) -> None:
+        self._input: SyncInput | None = None
+        self._streams: list[StreamProgress] = []
+        self._sync_log_id: int | None = None
+        self._status = "starting"
+        self._current: str | None = None
+        self._runs = 1
+        self._started_at = ""
+        self._refresh_after: datetime | None = None
+
+    # --- visibility -------------------------------------------------------------------------
+
+    @workflow.query
+    def progress(self) -> SyncProgress:
+        assert self._input is not None
+        return SyncProgress(
+            credential_id=self._input.credential_id,
+            sync_log_id=self._sync_log_id,
+            status=self._status,
+            trigger=self._input.trigger,
+            mode=self._input.mode,
+            data_type=self._input.data_type,
+            current_stream=self._current,
+            streams=self._streams,
+            runs=self._runs,
+            started_at=self._started_at,
+        )
+
+    def _show(self) -> None:
+        parts = []
+        for stream in self._streams:
+            state = (
+                "done"
+                if stream.done
+                else ("syncing" if stream.stream == self._current else "waiting")
+            )
+            parts.append(
+                f"{stream.stream}: {state}, {stream.pages} pages, {stream.records} records"
+            )
+        workflow.set_current_details(f"**{self._status}** — " + "; ".join(parts))
+
+    # --- the run ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: SyncInput) -> SyncResult:
+        self._input = input
+        self._started_at = workflow.now().isoformat()
+        try:
+            context = await self._begin(input)
+        except ActivityError as error:
+            self._status = "failed"
+            raise ApplicationError(
+                describe_failure(error), type=_error_type(error), non_retryable=True
+            ) from None
+        self._status = "running"
+        self._show()
+        try:
+            await self._refresh_token(input.credential_id, force=False)
+            pending = input.resume.pending_page if input.resume else None
+            pages_this_run = 0
+            for stream in self._streams:
+                if stream.done:
+                    continue
+                self._current = stream.stream
+                outcome = await self._sync_stream(input, context, stream, pending, pages_this_run)
+                pending = None
+                if isinstance(outcome, int):
+                    pages_this_run = outcome
+                    continue
+                # A continue-as-new was requested: carry the positions (and a staged page).
+                await self._continue_as_new(input, context, outcome)
+            self._current = None
+            return await self._complete(input, context)
+        except (ActivityError, ApplicationError) as error:
+            await self._fail(input, context, error)
+            raise ApplicationError(
+                describe_failure(error), type=_error_type(error), non_retryable=True
+            ) from None
+        except asyncio.CancelledError:
+            await self._fail(input, context, None, message="sync cancelled by an operator")
+            raise
+
+    async def _begin(self, input: SyncInput) -> RunContext:
+        if input.resume is not None:
+            resume = input.resume
+            self._streams = resume.streams
+            self._sync_log_id = resume.sync_log_id
+            self._runs = resume.runs + 1
+            self._started_at = resume.started_at or self._started_at
+            return RunContext(
+                resume.sync_log_id,
+                resume.import_job_id,
+                resume.company_id,
+                resume.tenant_id,
+                resume.streams,
+            )
+        info = workflow.info()
+        context: RunContext = await workflow.execute_activity(
+            ActivityName.START_RUN,
+            StartRunInput(
+                credential_id=input.credential_id,
+                data_type=input.data_type,
+                trigger=input.trigger,
+                mode=input.mode,
+                from_date=input.from_date,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+            ),
+            result_type=RunContext,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_DB_RETRY,
+        )
+        self._streams = context.streams
+        self._sync_log_id = context.sync_log_id
+        workflow.upsert_search_attributes(
+            [
+                sa.CREDENTIAL_ID.value_set(input.credential_id),
+                sa.COMPANY_ID.value_set(context.company_id),
+                sa.TENANT_ID.value_set(context.tenant_id),
+                sa.TRIGGER.value_set(input.trigger),
+                sa.DATA_TYPE.value_set(input.data_type),
+                sa.STATUS.value_set("running"),
+            ]
+        )
+        return context
+
+    async def _refresh_token(self, credential_id: int, *, force: bool) -> None:
+        status: TokenStatus = await workflow.execute_activity(
+            ActivityName.REFRESH_TOKEN,
+            RefreshTokenInput(credential_id=credential_id, force=force),
+            result_type=TokenStatus,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_API_RETRY,
+        )
+        self._refresh_after = datetime.fromisoformat(status.refresh_after)
+
+    async def _token_if_due(self, credential_id: int) -> None:
+        if self._refresh_after is None or workflow.now() >= self._refresh_after:
+            await self._refresh_token(credential_id, force=False)
+
+    def _fetch(
+        self, input: SyncInput, context: RunContext, stream: StreamProgress, cursor: str | None
+    ) -> asyncio.Task[PageRef]:
+        return asyncio.ensure_future(
+            workflow.execute_activity(
+                ActivityName.FETCH_PAGE,
+                FetchPageInput(
+                    credential_id=input.credential_id,
+                    sync_log_id=context.sync_log_id,
+                    stream=stream.stream,
+                    cursor=cursor,
+                    estimate_total=stream.pages == 0 and stream.estimated_total is None,
+                ),
+                result_type=PageRef,
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=_API_RETRY,
+            )
+        )
+
+    async def _sync_stream(
+        self,
+        input: SyncInput,
+        context: RunContext,
+        stream: StreamProgress,
+        pending: PageRef | None,
+        pages_this_run: int,
+    ) -> int | PageRef | None:
+        """Sync one stream. Returns pages done so far, or the carry for a continue-as-new."""
+        limit = input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
+        await self._token_if_due(input.credential_id)
+        next_fetch: asyncio.Task[PageRef] | None = None
+        if pending is None:
+            next_fetch = self._fetch(input, context, stream, stream.cursor)
+        while True:
+            if pending is not None:
+                page, pending = pending, None
+            else:
+                assert next_fetch is not None
+                page = await next_fetch
+                next_fetch = None
+            if page.cursor_out == page.cursor_in and page.has_more:
+                raise ApplicationError(
+                    f"{stream.stream}: ServiceTitan returned the same continueFrom it was given "
+                    "with hasMore=true; stopping instead of looping",
+                    type=ErrorType.STUCK_CURSOR,
+                    non_retryable=True,
+                )
+            if page.estimated_total is not None:
+                stream.estimated_total = page.estimated_total
+            stream.rate_limit_waits += page.rate_limit_waits
+            if page.has_more:
+                await self._token_if_due(input.credential_id)
+                next_fetch = self._fetch(input, context, stream, page.cursor_out)
+            result = await self._apply(input, context, stream, page)
+            pages_this_run += 1
+            self._show()
+            if not result.sync_enabled:
+                if next_fetch is not None:
+                    await next_fetch  # let it finish staging; it will be discarded
+                raise ApplicationError(
+                    f"sync stopped at a page boundary: {result.disabled_reason}",
+                    type=ErrorType.SYNC_DISABLED,
+                    non_retryable=True,
+                )
+            if not page.has_more:
+                stream.done = True
+                return pages_this_run
+            if pages_this_run >= limit or workflow.info().is_continue_as_new_suggested():
+                assert next_fetch is not None
+                return await next_fetch  # staged already: the next run applies it first
+
+    async def _apply(
+        self, input: SyncInput, context: RunContext, stream: StreamProgress, page: PageRef
+    ) -> ApplyResult:
+        result: ApplyResult = await workflow.execute_activity(
+            ActivityName.MAP_AND_INSERT,
+            ApplyPageInput(
+                credential_id=input.credential_id,
+                sync_log_id=context.sync_log_id,
+                import_job_id=context.import_job_id,
+                page=page,
+                expected_total=stream.estimated_total,
+            ),
+            result_type=ApplyResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=_DB_RETRY,
+        )
+        stream.pages += 1
+        stream.records += page.record_count
+        stream.inserted += result.inserted
+        stream.updated += result.updated
+        stream.unchanged += result.unchanged
+        stream.rejected += result.rejected
+        stream.cursor = page.cursor_out
+        return result
+
+    async def _continue_as_new(
+        self, input: SyncInput, context: RunContext, staged: PageRef | None
+    ) -> None:
+        resume = SyncResume(
+            sync_log_id=context.sync_log_id,
+            import_job_id=context.import_job_id,
+            company_id=context.company_id,
+            tenant_id=context.tenant_id,
+            streams=self._streams,
+            pending_page=staged,
+            runs=self._runs,
+            started_at=self._started_at,
+        )
+        workflow.continue_as_new(
+            SyncInput(
+                credential_id=input.credential_id,
+                data_type=input.data_type,
+                trigger=input.trigger,
+                mode=input.mode,
+                from_date=input.from_date,
+                pages_before_continue_as_new=input.pages_before_continue_as_new,
+                resume=resume,
+            )
+        )
+
+    def _totals(self) -> tuple[int, int]:
+        processed = sum(s.inserted + s.updated + s.unchanged for s in self._streams)
+        rejected = sum(s.rejected for s in self._streams)
+        return processed, rejected
+
+    async def _complete(self, input: SyncInput, context: RunContext) -> SyncResult:
+        processed, rejected = self._totals()
+        dispatched = False
+        if processed > 0:
+            dispatch: DispatchResult = await workflow.execute_activity(
+                ActivityName.DISPATCH,
+                DispatchInput(
+                    sync_log_id=context.sync_log_id,
+                    credential_id=input.credential_id,
+                    company_id=context.company_id,
+                    records_synced=processed,
+                ),
+                result_type=DispatchResult,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_DB_RETRY,
+            )
+            dispatched = dispatch.dispatched
+        await self._finish(input, context, "completed", processed, rejected, None, False)
+        self._status = "completed"
+        workflow.upsert_search_attributes([sa.STATUS.value_set("completed")])
+        self._show()
+        return SyncResult(
+            credential_id=input.credential_id,
+            sync_log_id=context.sync_log_id,
+            status="completed",
+            records_processed=processed,
+            records_rejected=rejected,
+            streams=self._streams,
+            dispatched=dispatched,
+        )
+
+    async def _fail(
+        self,
+        input: SyncInput,
+        context: RunContext,
+        error: BaseException | None,
+        *,
+        message: str | None = None,
+    ) -> None:
+        processed, rejected = self._totals()
+        text = message or (describe_failure(error) if error else "sync failed")
+        rejected_credentials = error is not None and (
+            _error_type(error) == ErrorType.CREDENTIALS_REJECTED
+        )
+        self._status = "failed"
+        workflow.upsert_search_attributes([sa.STATUS.value_set("failed")])
+        self._show()
+        await self._finish(
+            input, context, "failed", processed, rejected, text, rejected_credentials
+        )
+
+    async def _finish(
+        self,
+        input: SyncInput,
+        context: RunContext,
+        status: str,
+        processed: int,
+        rejected: int,
+        error: str | None,
+        credentials_rejected: bool,
+    ) -> None:
+        await workflow.execute_activity(
+            ActivityName.FINISH_RUN,
+            FinishRunInput(
+                sync_log_id=context.sync_log_id,
+                credential_id=input.credential_id,
+                import_job_id=context.import_job_id,
+                status="completed" if status == "completed" else "failed",
+                records_processed=processed,
+                records_rejected=rejected,
+                streams=self._streams,
+                error_message=error,
+                credentials_rejected=credentials_rejected,
+            ),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=_DB_RETRY,
+        )
+
+
+def streams_for(data_type: str) -> list[StreamProgress]:
+    return [StreamProgress(stream=stream) for stream in STREAMS_FOR[data_type]]
