@@ -67,6 +67,9 @@ class TableSpec:
 def primary_contact_sql(types: str, *, company: str, tenant: str, customer: str) -> str:
     """SQL for a customer's primary contact value of ``types``: active, lowest contact id.
 
+    The same rule as ``records.contact.primary_contacts`` (the reference the tests compare
+    against): ``active IS TRUE``, blank values skipped.
+
     The arguments are SQL expressions (column references or placeholders) naming the
     customer; ``types`` is a quoted, comma-separated list of contact types. Only module
     constants reach it, never input.
@@ -75,7 +78,7 @@ def primary_contact_sql(types: str, *, company: str, tenant: str, customer: str)
         "(SELECT c.value FROM servicetitan_customer_contacts c "  # noqa: S608
         f"WHERE c.company_id = {company} AND c.source_tenant_id = {tenant} "
         f"AND c.customer_id = {customer} AND c.active IS TRUE AND c.type IN ({types}) "
-        "AND c.value IS NOT NULL ORDER BY c.contact_id LIMIT 1)"
+        "AND btrim(c.value, ' ') <> '' ORDER BY c.contact_id LIMIT 1)"
     )
 
 

@@ -1,0 +1,208 @@
+"""The upsert path against real PostgreSQL: counts, idempotence, ordering, primary contacts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from db.database import Database
+from db.record_writer import (
+    RowContext,
+    invoice_table,
+    member_table,
+    upsert_contacts,
+    upsert_records,
+)
+from records.contact import CONTACT_COLUMNS, primary_contacts_by_customer
+from records.invoice import INVOICE_COLUMNS
+from records.member import MEMBER_COLUMNS
+from records.pipeline import map_contacts, map_customers, map_invoices
+
+INVOICES = invoice_table(INVOICE_COLUMNS)
+MEMBERS = member_table(MEMBER_COLUMNS)
+
+
+def invoice(
+    id: int, total: str = "10.00", modified: str = "2025-01-01T00:00:00.1234567Z"
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "referenceNumber": f"R{id}",
+        "invoiceDate": "2025-01-01T00:00:00Z",
+        "total": total,
+        "balance": "0.00",
+        "customer": {"id": 500 + id, "name": "Smith, John"},
+        "createdOn": "2024-12-31T10:00:00Z",
+        "modifiedOn": modified,
+        "active": True,
+    }
+
+
+def customer(
+    id: int, name: str = "Jane Doe", modified: str = "2025-01-01T00:00:00Z"
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "name": name,
+        "type": "Residential",
+        "active": True,
+        "balance": 12.5,
+        "doNotMail": False,
+        "doNotService": False,
+        "address": {"street": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701"},
+        "createdOn": "2024-01-01T00:00:00Z",
+        "modifiedOn": modified,
+    }
+
+
+def contact(
+    id: int, customer_id: int, type: str, value: str, active: bool = True
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "customerId": customer_id,
+        "type": type,
+        "value": value,
+        "active": active,
+        "modifiedOn": "2025-01-01T00:00:00Z",
+    }
+
+
+@pytest.fixture
+async def conn(
+    database: Database, database_url: str
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    with psycopg.connect(database_url, autocommit=True) as setup:
+        setup.execute(
+            "INSERT INTO companies (id, name, intacct_id, primary_trade) VALUES (1, 'Acme', 'ACME', 'Plumbing')"
+        )
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        yield connection
+
+
+CONTEXT = RowContext(
+    company_id=1, tenant="ACME", trade="Plumbing", import_job_id=None, source_tenant_id="1001"
+)
+
+
+async def apply_invoices(
+    conn: psycopg.AsyncConnection[Any], raws: list[dict[str, Any]], batch: int = 2000
+):
+    page = map_invoices(raws)
+    assert page.rejects == []
+    counts = await upsert_records(
+        conn, INVOICES, CONTEXT, [r.as_tuple() for r in page.rows], batch_size=batch
+    )
+    await conn.commit()
+    return counts
+
+
+async def test_insert_then_reapply_is_unchanged_then_update_counts(conn) -> None:
+    first = await apply_invoices(conn, [invoice(i) for i in range(1, 6)], batch=2)
+    assert (first.inserted, first.updated, first.unchanged) == (5, 0, 0)
+
+    again = await apply_invoices(conn, [invoice(i) for i in range(1, 6)], batch=2)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
+
+    changed = await apply_invoices(
+        conn, [invoice(3, total="99.95", modified="2025-02-01T00:00:00Z"), invoice(6)]
+    )
+    assert (changed.inserted, changed.updated, changed.unchanged) == (1, 1, 0)
+
+    rows = await (
+        await conn.execute(
+            "SELECT invoice_number, total, tenant, trade, software, customer_first_name, customer_last_name "
+            "FROM invoices_stream ORDER BY invoice_number::int"
+        )
+    ).fetchall()
+    assert len(rows) == 6
+    assert str(rows[2][1]) == "99.95"
+    assert rows[0][2:] == ("ACME", "Plumbing", "ServiceTitan", "John", "Smith")
+
+
+async def test_an_older_version_never_overwrites_a_newer_one(conn) -> None:
+    await apply_invoices(conn, [invoice(1, total="20.00", modified="2025-03-01T00:00:00Z")])
+    stale = await apply_invoices(conn, [invoice(1, total="10.00", modified="2025-01-01T00:00:00Z")])
+    assert (stale.updated, stale.unchanged) == (0, 1)
+    total = await (await conn.execute("SELECT total FROM invoices_stream")).fetchone()
+    assert str(total[0]) == "20.00"
+
+
+async def _members(conn) -> dict[str, tuple[str | None, str | None]]:
+    rows = await (
+        await conn.execute(
+            "SELECT customer_id, customer_phone_number_primary, customer_email FROM members_stream"
+        )
+    ).fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def _apply_contacts(conn, raws):
+    page = map_contacts(raws)
+    assert page.rejects == []
+    counts, changed = await upsert_contacts(
+        conn, 1, "1001", [r.as_tuple() for r in page.rows], CONTACT_COLUMNS
+    )
+    await conn.commit()
+    return counts, changed
+
+
+async def _apply_customers(conn, raws):
+    page = map_customers(raws)
+    counts = await upsert_records(conn, MEMBERS, CONTEXT, [r.as_tuple() for r in page.rows])
+    await conn.commit()
+    return counts
+
+
+CONTACTS = [
+    contact(10, 1, "Phone", "555-0010", active=False),  # lowest id but inactive
+    contact(11, 1, "Fax", "555-0011"),  # fax never counts
+    contact(13, 1, "MobilePhone", "555-0013"),
+    contact(12, 1, "Email", "b@example.com"),
+    contact(14, 1, "Phone", "555-0014"),
+    contact(15, 1, "Email", "a@example.com"),
+    contact(20, 2, "Email", "   "),  # blank values are skipped
+]
+
+
+@pytest.mark.parametrize("contacts_first", [True, False])
+async def test_primary_contacts_whichever_arrives_first(conn, contacts_first: bool) -> None:
+    if contacts_first:
+        await _apply_contacts(conn, CONTACTS)
+        await _apply_customers(conn, [customer(1), customer(2), customer(3)])
+    else:
+        await _apply_customers(conn, [customer(1), customer(2), customer(3)])
+        _counts, changed = await _apply_contacts(conn, CONTACTS)
+        assert changed == 1  # only customer 1 gets a phone/email
+    expected = primary_contacts_by_customer(map_contact_all(CONTACTS))
+    members = await _members(conn)
+    assert members["1"] == ("555-0013", "b@example.com") == tuple(expected["1"])
+    assert members["2"] == (None, None) == tuple(expected["2"])
+    assert members["3"] == (None, None)
+
+
+def map_contact_all(raws):
+    return map_contacts(raws).rows
+
+
+async def test_contact_changes_alone_update_the_member_including_a_moved_contact(conn) -> None:
+    await _apply_customers(conn, [customer(1), customer(2)])
+    await _apply_contacts(conn, CONTACTS)
+    # The mobile phone is deactivated: the next active phone (14) takes over.
+    _c, changed = await _apply_contacts(
+        conn, [contact(13, 1, "MobilePhone", "555-0013", active=False)]
+    )
+    assert changed == 1
+    assert (await _members(conn))["1"][0] == "555-0014"
+    # Contact 14 moves to customer 2: customer 1 loses its last phone, customer 2 gains it.
+    _c, changed = await _apply_contacts(conn, [contact(14, 2, "Phone", "555-0014")])
+    assert changed == 2
+    members = await _members(conn)
+    assert members["1"][0] is None
+    assert members["2"][0] == "555-0014"
+    # A customer update does not lose the phone computed from contacts.
+    await _apply_customers(conn, [customer(2, name="Janet Doe", modified="2025-06-01T00:00:00Z")])
+    assert (await _members(conn))["2"][0] == "555-0014"
