@@ -77,7 +77,8 @@ async def conn(
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as setup:
         setup.execute(
-            "INSERT INTO companies (id, name, intacct_id, primary_trade) VALUES (1, 'Acme', 'ACME', 'Plumbing')"
+            "INSERT INTO companies (id, name, intacct_id, primary_trade) "
+            "VALUES (1, 'Acme', 'ACME', 'Plumbing')"
         )
     async with await psycopg.AsyncConnection.connect(database_url) as connection:
         yield connection
@@ -114,8 +115,8 @@ async def test_insert_then_reapply_is_unchanged_then_update_counts(conn) -> None
 
     rows = await (
         await conn.execute(
-            "SELECT invoice_number, total, tenant, trade, software, customer_first_name, customer_last_name "
-            "FROM invoices_stream ORDER BY invoice_number::int"
+            "SELECT invoice_number, total, tenant, trade, software, customer_first_name, "
+            "customer_last_name FROM invoices_stream ORDER BY invoice_number::int"
         )
     ).fetchall()
     assert len(rows) == 6
