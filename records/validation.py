@@ -1,0 +1,271 @@
+"""Field checks for mapped rows (the seed's validateFieldValues).
+
+The product's stance: a value that PostgreSQL cannot store faithfully, or that is absurd, makes
+the record a reject with a reason. Nothing is truncated, rounded or guessed, and a reject never
+fails the sync. The rules:
+
+=====================  ==========================================================================
+values                 rule
+=====================  ==========================================================================
+every text column      no NUL (``\\x00``) and no unpaired surrogate: PostgreSQL text cannot hold
+                       them; at most ``TEXT_LIMITS[column]`` characters
+money (``Decimal``)    ``abs(value) < 1e13`` and at most 4 decimal places once trailing zeros are
+                       dropped (``"1.50000"`` is fine, ``"0.00001"`` is not): fits NUMERIC(18, 4)
+dates and timestamps   year 1900–2200 (.NET's ``0001-01-01`` "no date" sentinel is rejected, not
+                       stored as a real date)
+ids                    positive (``invoice_number``, ``customer_id``, ``merged_to_id``,
+                       ``contact_id``)
+members                ``merged_to_id`` differs from the customer's own id
+contacts               ``customer_id`` is present (a contact must belong to a customer)
+=====================  ==========================================================================
+
+``TEXT_LIMITS`` is the contract with the database schema: a column may be wider, never narrower.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from operator import attrgetter
+from types import MappingProxyType
+from typing import Any, Final, TypeAlias, get_args, get_type_hints
+
+from records.contact import ContactRecord
+from records.invoice import InvoiceRecord
+from records.member import MemberRecord
+
+Record: TypeAlias = InvoiceRecord | MemberRecord | ContactRecord
+
+TEXT_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        # ids and codes
+        "invoice_number": 64,
+        "customer_id": 64,
+        "merged_to_id": 64,
+        "job_number": 64,
+        "reference_number": 100,
+        # names and places
+        "customer_name": 500,
+        "customer_first_name": 500,
+        "customer_last_name": 500,
+        "customer_address": 500,
+        "customer_city": 500,
+        "customer_state": 100,
+        "customer_zip": 20,
+        # descriptive
+        "customer_type": 50,
+        "job_type": 255,
+        "business_unit": 255,
+        # contacts
+        "type": 50,
+        "value": 500,
+    }
+)
+"""Maximum characters per text column (PostgreSQL counts characters, as ``len`` does)."""
+
+MONEY_LIMIT: Final = Decimal("1e13")
+"""Money must be strictly smaller than this in absolute value."""
+
+MONEY_MAX_PLACES: Final = 4
+YEAR_MIN: Final = 1900
+YEAR_MAX: Final = 2200
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class InvalidRecord(ValueError):
+    """A mapped row breaks one or more rules; ``problems`` lists them, ``str()`` joins them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def validate_field_values(record: Record) -> None:
+    """Raise ``InvalidRecord`` when the row breaks a rule (see module docs)."""
+    problems = field_problems(record)
+    if problems:
+        raise InvalidRecord(problems)
+
+
+def field_problems(record: Record) -> list[str]:
+    """Every rule the row breaks, as short ``"column: reason"`` texts; empty when valid."""
+    if isinstance(record, InvoiceRecord):
+        return invoice_problems(record)
+    if isinstance(record, MemberRecord):
+        return member_problems(record)
+    return contact_problems(record)
+
+
+def invoice_problems(record: InvoiceRecord) -> list[str]:
+    """``field_problems`` for an invoice row."""
+    problems = _column_problems(record)
+    _check_id("invoice_number", record.invoice_number, problems)
+    _check_id("customer_id", record.customer_id, problems)
+    return problems
+
+
+def member_problems(record: MemberRecord) -> list[str]:
+    """``field_problems`` for a member row."""
+    problems = _column_problems(record)
+    _check_id("customer_id", record.customer_id, problems)
+    _check_id("merged_to_id", record.merged_to_id, problems)
+    if record.merged_to_id is not None and record.merged_to_id == record.customer_id:
+        problems.append(f"merged_to_id: equals the customer's own id ({record.customer_id!r})")
+    return problems
+
+
+def contact_problems(record: ContactRecord) -> list[str]:
+    """``field_problems`` for a contact row."""
+    problems = _column_problems(record)
+    if record.contact_id <= 0:
+        problems.append(f"contact_id: not a positive id ({record.contact_id})")
+    if record.customer_id is None:
+        problems.append("customer_id: required")
+    else:
+        _check_id("customer_id", record.customer_id, problems)
+    return problems
+
+
+def _column_problems(record: Record) -> list[str]:
+    """The rules that depend only on a column's type: text, money, dates.
+
+    Each kind is screened with cheap tests first; the per-column reporting below runs only
+    when a screen trips (rarely), which keeps the common case fast.
+    """
+    kinds = _COLUMN_KINDS[type(record)]
+    problems: list[str] = []
+    texts = kinds.texts(record)
+    for value, limit in zip(texts, kinds.text_limits, strict=True):
+        if value is not None and len(value) > limit:
+            _report_lengths(kinds.text_columns, texts, kinds.text_limits, problems)
+            break
+    if _UNSTORABLE.search("".join(filter(None, texts))) is not None:
+        for column, text in zip(kinds.text_columns, texts, strict=True):
+            _check_storable(column, text, problems)
+    for column, amount in zip(kinds.money_columns, kinds.money(record), strict=True):
+        if amount is not None and (
+            amount >= MONEY_LIMIT or amount <= -MONEY_LIMIT or _exponent(amount) < -MONEY_MAX_PLACES
+        ):
+            _check_money(column, amount, problems)
+    for column, moment in zip(kinds.date_columns, kinds.dates(record), strict=True):
+        if moment is not None and not YEAR_MIN <= moment.year <= YEAR_MAX:
+            problems.append(f"{column}: year {moment.year} outside {YEAR_MIN}-{YEAR_MAX}")
+    return problems
+
+
+def _report_lengths(
+    columns: tuple[str, ...],
+    texts: tuple[str | None, ...],
+    limits: tuple[int, ...],
+    problems: list[str],
+) -> None:
+    for column, text, limit in zip(columns, texts, limits, strict=True):
+        if text is not None and len(text) > limit:
+            problems.append(f"{column}: {len(text)} characters, limit {limit}")
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
+def _check_storable(column: str, value: str | None, problems: list[str]) -> None:
+    found = _UNSTORABLE.search(value) if value else None
+    if found is None:
+        return
+    character = found.group()
+    if character == "\x00":
+        problems.append(f"{column}: contains a NUL character")
+    else:
+        problems.append(f"{column}: contains an unpaired surrogate (U+{ord(character):04X})")
+
+
+def _check_money(column: str, value: Decimal, problems: list[str]) -> None:
+    # Comparisons are exact; abs() and normalize() would round to the context's precision.
+    if value >= MONEY_LIMIT or value <= -MONEY_LIMIT:
+        problems.append(f"{column}: out of range ({value})")
+    elif _decimal_places(value) > MONEY_MAX_PLACES:
+        problems.append(f"{column}: more than {MONEY_MAX_PLACES} decimal places ({value})")
+
+
+def _decimal_places(value: Decimal) -> int:
+    """Digits after the point once trailing zeros are dropped ("1.2300" has 2)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    places = -exponent
+    index = len(digits) - 1
+    while places > 0 and index >= 0 and digits[index] == 0:
+        places -= 1
+        index -= 1
+    return places if index >= 0 else 0  # all digits were zeros: the value is zero
+
+
+def _is_positive_id(text: str) -> bool:
+    """``text`` is ``str()`` of a positive integer (digits, no sign, no leading zero)."""
+    return text.isascii() and text.isdigit() and text[0] != "0"
+
+
+def _check_id(column: str, value: str | None, problems: list[str]) -> None:
+    if value is not None and not _is_positive_id(value):
+        problems.append(f"{column}: not a positive id ({value!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class _ColumnKinds:
+    """A record type's columns grouped by the rules that apply to them, with fast getters."""
+
+    text_columns: tuple[str, ...]
+    text_limits: tuple[int, ...]
+    texts: Callable[[Any], tuple[str | None, ...]]
+    money_columns: tuple[str, ...]
+    money: Callable[[Any], tuple[Decimal | None, ...]]
+    date_columns: tuple[str, ...]
+    dates: Callable[[Any], tuple[date | None, ...]]
+
+
+def _column_kinds(record_type: type[Record]) -> _ColumnKinds:
+    hints = get_type_hints(record_type)
+    columns = record_type.COLUMNS
+
+    def of_kind(*kinds: type) -> tuple[str, ...]:
+        """Columns typed as one of ``kinds``, alone or in a union with ``None``."""
+        return tuple(
+            column
+            for column in columns
+            if {hints[column], *get_args(hints[column])}.intersection(kinds)
+        )
+
+    texts = of_kind(str)
+    money = of_kind(Decimal)
+    dates = of_kind(date, datetime)
+    return _ColumnKinds(
+        text_columns=texts,
+        text_limits=tuple(TEXT_LIMITS[column] for column in texts),
+        texts=_tuple_getter(texts),
+        money_columns=money,
+        money=_tuple_getter(money),
+        date_columns=dates,
+        dates=_tuple_getter(dates),
+    )
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """``attrgetter`` that returns a tuple for any number of names (it unwraps exactly one)."""
+    if len(names) == 1:
+        single = attrgetter(names[0])
+        return lambda record: (single(record),)
+    if not names:
+        return lambda record: ()
+    getter: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+    return getter
+
+
+_COLUMN_KINDS: Final[dict[type, _ColumnKinds]] = {
+    record_type: _column_kinds(record_type)
+    for record_type in (InvoiceRecord, MemberRecord, ContactRecord)
+}

@@ -1,0 +1,589 @@
+"""Typed views of the ServiceTitan export records this product syncs.
+
+Ground truth is ServiceTitan's own OpenAPI documents (``Accounting.V2.ExportInvoiceResponse``,
+``Crm.V2.ExportCustomerResponse``, ``Crm.V2.ExportCustomerContactResponse`` and their nested
+schemas). A test checks every schema property against these models, so drift is caught.
+
+How the models differ from the schemas, on purpose (real data disagrees with the spec's
+"required" lists; see SERVICETITAN_API.md §4.2):
+
+- Every field except the record's own ``id`` is optional and nullable.
+- Enums are plain ``str``: a value ServiceTitan adds tomorrow is kept, not rejected. The known
+  values are documented by the ``StrEnum`` classes below (``CustomerType.RESIDENTIAL ==
+  "Residential"``).
+- Money arrives as a JSON string on invoices (``"123.45"``) and as a JSON number on customers;
+  both become ``Decimal`` without float artefacts. Non-numeric and non-finite values are errors.
+- Timestamps may carry 7 fractional digits (.NET); they are truncated to microseconds (never
+  rounded up, so a high-water mark built from them can never skip past a record). A timestamp
+  without an offset is taken as UTC. The offset as sent is kept, so ``.date()`` is the business
+  date ServiceTitan meant.
+- Types are strict: ``"5"`` is not an id, ``1`` is not ``true``. JSON parsers produce exact
+  types, so anything else is a contract break worth a visible reject, not a silent coercion.
+- Fields ServiceTitan adds later are kept (``extra="allow"``, see ``model_extra``).
+
+``parse_record`` turns one raw record into a model or a ``RecordProblem`` with a short reason;
+it never raises for bad data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Final, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+INT64_MAX: Final = 2**63 - 1
+INT64_MIN: Final = -(2**63)
+
+# --------------------------------------------------------------------------------------------
+# Scalar types
+# --------------------------------------------------------------------------------------------
+
+
+def parse_decimal(value: object) -> Decimal:
+    """A JSON string or number as an exact ``Decimal``.
+
+    Strings are parsed as written (``"0.00"`` keeps its two places); floats go through
+    ``str()`` so ``12.34`` becomes ``Decimal("12.34")``, not ``12.339999…``. Booleans,
+    non-numeric text, NaN and infinities are errors.
+    """
+    if type(value) is str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise PydanticCustomError("not_a_number", "not a number") from None
+        if not number.is_finite():
+            raise PydanticCustomError("not_finite", "not a finite number")
+        if "_" in value or value != value.strip():
+            # Decimal() accepts "1_000" and surrounding blanks; a money string never has them.
+            raise PydanticCustomError("not_a_number", "not a number")
+        return number
+    if type(value) is int:
+        return Decimal(value)
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise PydanticCustomError("not_finite", "not a finite number")
+        return Decimal(str(value))
+    if type(value) is Decimal:
+        if not value.is_finite():
+            raise PydanticCustomError("not_finite", "not a finite number")
+        return value
+    raise PydanticCustomError("not_a_number", "not a number")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ISO-8601 string as an aware ``datetime``.
+
+    Accepts ``Z``, ``±hh:mm`` or no offset (taken as UTC) and any number of fractional digits;
+    digits beyond the sixth are truncated. Non-strings (including epoch numbers) are errors:
+    the API only ever sends strings, so a number means something else changed.
+    """
+    if type(value) is not str:
+        raise PydanticCustomError("not_a_timestamp", "not a timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("not_a_timestamp", "not a timestamp") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+Money = Annotated[Decimal, PlainValidator(parse_decimal)]
+"""A decimal amount: JSON string (invoices) or number (customers), exact, finite."""
+
+Timestamp = Annotated[datetime, PlainValidator(parse_timestamp)]
+"""An aware datetime from an ISO-8601 string; naive means UTC; truncated to microseconds."""
+
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+"""A JSON integer that fits PostgreSQL BIGINT."""
+
+RecordId = Annotated[int, Field(gt=0, le=INT64_MAX)]
+"""A record's own id: required, positive, BIGINT."""
+
+
+# --------------------------------------------------------------------------------------------
+# Known enum values (fields are typed ``str``; unknown values are kept)
+# --------------------------------------------------------------------------------------------
+
+
+class CustomerType(StrEnum):
+    """``Crm.V2.CustomerType``."""
+
+    RESIDENTIAL = "Residential"
+    COMMERCIAL = "Commercial"
+
+
+class ContactType(StrEnum):
+    """``Crm.V2.ContactType``."""
+
+    PHONE = "Phone"
+    EMAIL = "Email"
+    FAX = "Fax"
+    MOBILE_PHONE = "MobilePhone"
+
+
+class InvoiceSentStatus(StrEnum):
+    """``Accounting.V2.InvoiceSentStatus``."""
+
+    NOT_SENT = "NotSent"
+    SENT = "Sent"
+    OPENED = "Opened"
+
+
+class InvoiceReviewStatus(StrEnum):
+    """``Accounting.V2.InvoiceReviewStatus``."""
+
+    NEEDS_REVIEW = "NeedsReview"
+    ON_HOLD = "OnHold"
+    REVIEWED = "Reviewed"
+    PENDING_APPROVAL = "PendingApproval"
+    REJECTED = "Rejected"
+    READY_FOR_BILLING = "ReadyForBilling"
+    INVOICED = "Invoiced"
+
+
+class InvoiceConfiguration(StrEnum):
+    """``Accounting.V2.InvoiceConfiguration``."""
+
+    JOB_INVOICE = "JobInvoice"
+    PROJECT_INVOICE = "ProjectInvoice"
+    COUNTER_SALES = "CounterSales"
+    MEMBERSHIP_INVOICE = "MembershipInvoice"
+    INTEREST_CHARGE_INVOICE = "InterestChargeInvoice"
+    AR_IMPORT_INVOICE = "ARImportInvoice"
+
+
+class InvoiceItemType(StrEnum):
+    """``Accounting.V2.InvoiceItemType``."""
+
+    SERVICE = "Service"
+    MATERIAL = "Material"
+    EQUIPMENT = "Equipment"
+    PRICE_MODIFIER = "PriceModifier"
+    UNSPECIFIED = "Unspecified"
+
+
+# --------------------------------------------------------------------------------------------
+# Base
+# --------------------------------------------------------------------------------------------
+
+
+class ServiceTitanModel(BaseModel):
+    """Common configuration: camelCase on the wire, strict types, unknown fields kept."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        strict=True,
+        extra="allow",
+        frozen=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Invoices (accounting v2)
+# --------------------------------------------------------------------------------------------
+
+
+class NamedRef(ServiceTitanModel):
+    """``Accounting.V2.NamedFieldResponse``: a reference such as ``businessUnit``."""
+
+    id: Int64 | None = None
+    name: str | None = None
+
+
+class CustomerRef(NamedRef):
+    """The invoice's ``customer``: id and display name (no type, no contact data)."""
+
+
+class Address(ServiceTitanModel):
+    """``Accounting.V2.AddressResponse``: ``customerAddress`` and ``locationAddress``."""
+
+    street: str | None = None
+    unit: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+
+class JobRef(ServiceTitanModel):
+    """``Accounting.V2.JobResponse``."""
+
+    id: Int64 | None = None
+    number: str | None = None
+    type: str | None = None
+
+
+class BatchRef(ServiceTitanModel):
+    """``Accounting.V2.BatchResponse``."""
+
+    id: Int64 | None = None
+    number: str | None = None
+    name: str | None = None
+
+
+class SalesTaxCode(ServiceTitanModel):
+    """``Accounting.V2.SalesTaxResponse``."""
+
+    id: Int64 | None = None
+    name: str | None = None
+    tax_rate: Money | None = None
+
+
+class Royalty(ServiceTitanModel):
+    """``Accounting.V2.RoyaltyResponse``."""
+
+    status: str | None = None
+    date: Timestamp | None = None
+    sent_on: Timestamp | None = None
+    memo: str | None = None
+
+
+class EmployeeInfo(ServiceTitanModel):
+    """``Accounting.V2.EmployeeInfoResponse``."""
+
+    id: Int64 | None = None
+    name: str | None = None
+    modified_on: Timestamp | None = None
+
+
+class InvoiceCustomField(ServiceTitanModel):
+    """``Accounting.V2.CustomFieldResponse``."""
+
+    name: str | None = None
+    value: str | None = None
+
+
+class GLAccount(ServiceTitanModel):
+    """``Accounting.V2.GLAccountResponse``."""
+
+    id: Int64 | None = None
+    name: str | None = None
+    number: str | None = None
+    type: str | None = None
+    detail_type: str | None = None
+
+
+class ItemGroup(ServiceTitanModel):
+    """``Accounting.V2.ItemGroupResponse``."""
+
+    root_id: Int64 | None = None
+    name: str | None = None
+
+
+class InvoiceItem(ServiceTitanModel):
+    """``Accounting.V2.InvoiceItemResponse``: one line of an invoice (not mapped today).
+
+    Quantities and amounts are strings on the wire, like invoice money.
+    """
+
+    id: Int64 | None = None
+    description: str | None = None
+    quantity: Money | None = None
+    cost: Money | None = None
+    total_cost: Money | None = None
+    budget_code_id: Int64 | None = None
+    inventory_location_id: Int64 | None = None
+    inventory_location: str | None = None
+    price: Money | None = None
+    type: str | None = None
+    sku_name: str | None = None
+    sku_id: Int64 | None = None
+    total: Money | None = None
+    inventory: bool | None = None
+    taxable: bool | None = None
+    is_chargeable: bool | None = None
+    general_ledger_account: GLAccount | None = None
+    cost_of_sale_account: GLAccount | None = None
+    asset_account: GLAccount | None = None
+    membership_type_id: Int64 | None = None
+    item_group: ItemGroup | None = None
+    display_name: str | None = None
+    sold_hours: Money | None = None
+    created_on: Timestamp | None = None
+    modified_on: Timestamp | None = None
+    service_date: Timestamp | None = None
+    order: int | None = None
+    business_unit: NamedRef | None = None
+    created_by_id: Int64 | None = None
+    display_in_amount: bool | None = None
+    import_id: str | None = None
+    export_id: str | None = None
+    inventory_status: str | None = None
+    add_on: bool | None = None
+    member_price: Money | None = None
+    technician_id: Int64 | None = None
+    installed_equipment_id: Int64 | None = None
+    estimate_item_id: Int64 | None = None
+
+
+class InvoiceMappedFields(ServiceTitanModel):
+    """The invoice fields the sync stores; the rest of the record is ignored, not validated.
+
+    ``records.pipeline`` validates with this model so that a malformed field nobody stores
+    (an invoice line, a royalty date…) cannot reject an invoice, and because validating the
+    whole record costs several times more. ``ExportInvoice`` inherits these exact fields, so
+    both give the same values and the same errors for them. Only wire (camelCase) names are
+    read, as ``records.raw``'s fast path does; the full models also accept Python names.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=False)
+
+    id: RecordId
+    reference_number: str | None = None
+    invoice_date: Timestamp | None = None
+    due_date: Timestamp | None = None
+    sub_total: Money | None = None
+    sales_tax: Money | None = None
+    total: Money | None = None
+    balance: Money | None = None
+    customer: CustomerRef | None = None
+    customer_address: Address | None = None
+    business_unit: NamedRef | None = None
+    created_on: Timestamp | None = None
+    modified_on: Timestamp | None = None
+    job: JobRef | None = None
+    active: bool | None = None
+
+
+class ExportInvoice(InvoiceMappedFields):
+    """``Accounting.V2.ExportInvoiceResponse``: one record of ``/export/invoices``, every field.
+
+    ``items`` (the invoice lines) are kept as sent, unvalidated: they are not mapped, they are
+    the bulk of a record, and a malformed line must not reject its invoice. Parse a line with
+    ``parse_record(InvoiceItem, line)`` when needed.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True)
+
+    sync_status: str | None = None
+    budget_code_id: Int64 | None = None
+    sales_tax_code: SalesTaxCode | None = None
+    tax_zone_id: Int64 | None = None
+    discount_total: Money | None = None
+    invoice_type: NamedRef | None = None
+    location: NamedRef | None = None
+    location_address: Address | None = None
+    term_name: str | None = None
+    created_by: str | None = None
+    batch: BatchRef | None = None
+    deposited_on: Timestamp | None = None
+    adjustment_to_id: Int64 | None = None
+    project_id: Int64 | None = None
+    royalty: Royalty | None = None
+    employee_info: EmployeeInfo | None = None
+    commission_eligibility_date: str | None = None
+    sent_status: str | None = None
+    """Known values: ``InvoiceSentStatus``."""
+    review_status: str | None = None
+    """Known values: ``InvoiceReviewStatus``."""
+    assigned_to: NamedRef | None = None
+    summary: str | None = None
+    items: list[Any] | None = None
+    custom_fields: list[InvoiceCustomField] | None = None
+    import_id: str | None = None
+    export_id: str | None = None
+    material_sku_id: Int64 | None = None
+    membership_id: Int64 | None = None
+    paid_on: Timestamp | None = None
+    invoice_configuration: str | None = None
+    """Known values: ``InvoiceConfiguration``."""
+
+
+# --------------------------------------------------------------------------------------------
+# Customers and their contacts (crm v2)
+# --------------------------------------------------------------------------------------------
+
+
+class CustomerAddress(ServiceTitanModel):
+    """``Crm.V2.Customers.CustomerAddress``: the customer's bill-to ``address``."""
+
+    street: str | None = None
+    unit: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class CustomerCustomField(ServiceTitanModel):
+    """``Crm.V2.Customers.CustomFieldModel``."""
+
+    type_id: Int64 | None = None
+    name: str | None = None
+    value: str | None = None
+
+
+class ExternalData(ServiceTitanModel):
+    """``Crm.V2.ExternalDataModel``."""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class CustomerMappedFields(ServiceTitanModel):
+    """The customer fields the sync stores; see ``InvoiceMappedFields`` for why it exists."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=False)
+
+    id: RecordId
+    active: bool | None = None
+    name: str | None = None
+    type: str | None = None
+    """Known values: ``CustomerType``."""
+    address: CustomerAddress | None = None
+    balance: Money | None = None
+    do_not_mail: bool | None = None
+    do_not_service: bool | None = None
+    created_on: Timestamp | None = None
+    modified_on: Timestamp | None = None
+    merged_to_id: Int64 | None = None
+
+
+class ExportCustomer(CustomerMappedFields):
+    """``Crm.V2.ExportCustomerResponse``: one record of ``/export/customers``, every field."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True)
+
+    custom_fields: list[CustomerCustomField] | None = None
+    tax_exempt: bool | None = None
+    tag_type_ids: list[Int64] | None = None
+    national_account: bool | None = None
+    created_by_id: Int64 | None = None
+    payment_term_id: Int64 | None = None
+    credit_limit: Money | None = None
+    credit_limit_balance: Money | None = None
+    external_data: list[ExternalData] | None = None
+
+
+class PhoneSettings(ServiceTitanModel):
+    """``Crm.V2.Customers.PhoneSettings``."""
+
+    phone_number: str | None = None
+    do_not_text: bool | None = None
+
+
+class ContactPreferences(ServiceTitanModel):
+    """``Crm.V2.Customers.ContactPreferencesResponse``."""
+
+    job_reminders_enabled: bool | None = None
+    marketing_updates_enabled: bool | None = None
+    invoice_statement_notification: bool | None = None
+    invoice_notification: bool | None = None
+    statement_notification: bool | None = None
+
+
+class ContactMappedFields(ServiceTitanModel):
+    """The contact fields the sync stores; see ``InvoiceMappedFields`` for why it exists."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=False)
+
+    id: RecordId
+    type: str | None = None
+    """Known values: ``ContactType``."""
+    value: str | None = None
+    modified_on: Timestamp | None = None
+    customer_id: Int64 | None = None
+    active: bool | None = None
+
+
+class ExportCustomerContact(ContactMappedFields):
+    """``Crm.V2.ExportCustomerContactResponse``: one record of ``/export/customers/contacts``."""
+
+    model_config = ConfigDict(extra="allow", validate_by_name=True)
+
+    memo: str | None = None
+    phone_settings: PhoneSettings | None = None
+    preferences: ContactPreferences | None = None
+    created_on: Timestamp | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing one raw record without raising
+# --------------------------------------------------------------------------------------------
+
+ModelT = TypeVar("ModelT", bound=ServiceTitanModel)
+
+_MAX_ERRORS_IN_REASON: Final = 3
+_MAX_INPUT_REPR: Final = 40
+
+_SHORT_MESSAGES: Final[dict[str, str]] = {
+    "missing": "required",
+    "int_type": "not an integer",
+    "bool_type": "not a boolean",
+    "string_type": "not a string",
+    "list_type": "not a list",
+    "model_type": "not an object",
+    "model_attributes_type": "not an object",
+    "dict_type": "not an object",
+    "greater_than": "must be positive",
+    "less_than_equal": "out of the 64-bit integer range",
+    "greater_than_equal": "out of the 64-bit integer range",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """Why a raw record could not become a model.
+
+    ``record_id`` is the raw ``id`` as text when there was one to read (even an invalid one,
+    which helps whoever investigates the reject); ``reason`` is short and human-readable, e.g.
+    ``"total: not a number ('abc')"``.
+    """
+
+    record_id: str | None
+    reason: str
+
+
+def parse_record(model: type[ModelT], raw: object) -> ModelT | RecordProblem:
+    """Validate one raw export record; return the model or a ``RecordProblem``. Never raises."""
+    if not isinstance(raw, dict):
+        return RecordProblem(None, f"record is not an object ({_short_repr(raw)})")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        return RecordProblem(readable_record_id(raw), describe_errors(error.errors()))
+
+
+def readable_record_id(raw: dict[str, Any]) -> str | None:
+    """The raw ``id`` as text, if it is a scalar worth showing; bounded in length."""
+    value = raw.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        return None
+    text = str(value)
+    return text[:64] if text else None
+
+
+def describe_errors(errors: list[ErrorDetails]) -> str:
+    """Pydantic errors as one short line: ``"path: message (input)"`` joined by ``"; "``."""
+    parts = [_describe_error(error) for error in errors[:_MAX_ERRORS_IN_REASON]]
+    if len(errors) > _MAX_ERRORS_IN_REASON:
+        parts.append(f"(+{len(errors) - _MAX_ERRORS_IN_REASON} more)")
+    return "; ".join(parts)
+
+
+def _describe_error(error: ErrorDetails) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "record"
+    kind = error["type"]
+    message = _SHORT_MESSAGES.get(kind, error["msg"])
+    if kind == "missing":
+        return f"{path}: {message}"
+    return f"{path}: {message} ({_short_repr(error['input'])})"
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    if len(text) > _MAX_INPUT_REPR:
+        return text[: _MAX_INPUT_REPR - 1] + "…"
+    return text
