@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -199,7 +200,12 @@ class _Api:
         return decision
 
     def _deliver(
-        self, body: bytes, decision: Decision, cursor: tuple[int, str, str] | None, count: int
+        self,
+        body: bytes,
+        decision: Decision,
+        cursor: tuple[int, str, str] | None,
+        count: int,
+        background: BackgroundTask | None = None,
     ) -> Response:
         """Send a successful body, possibly truncated, and count the page as served."""
         if decision.truncate == "json":
@@ -211,7 +217,9 @@ class _Api:
             return _ClosingResponse(body)
         if cursor is not None:
             self.sbx.counters.page_served(cursor, count)
-        return self._respond(body, 200)
+        response = self._respond(body, 200)
+        response.background = background
+        return response
 
     # ---- token -----------------------------------------------------------------------------
 
@@ -269,7 +277,10 @@ class _Api:
                 )
             except BadQuery as exc:
                 return self._problem(400, errors={exc.field: [exc.message]})
-            return self._deliver(page.body, gate, cursor, page.count)
+            background = None
+            if page.has_more and self.sbx.config.prefetch:
+                background = BackgroundTask(self.sbx.prefetch, tenant_id, kind, page.continue_from)
+            return self._deliver(page.body, gate, cursor, page.count, background)
 
         return handle
 

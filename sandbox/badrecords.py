@@ -65,7 +65,7 @@ _HUGE = 1024 * 1024
 
 # Which field each defect lands in, per kind.
 _MONEY = {"invoices": "total", "customers": "balance"}
-_DATE = {"invoices": "invoiceDate", "customers": "createdOn", "contacts": "createdOn"}
+_DATE = {"invoices": "invoiceDate", "customers": "createdOn", "contacts": "modifiedOn"}
 _TEXT = {"invoices": ("customer", "name"), "customers": ("name",), "contacts": ("value",)}
 _ENUM = {"invoices": ("sentStatus", "Archived"), "customers": ("type", "Government"),
          "contacts": ("type", "Pager")}  # fmt: skip

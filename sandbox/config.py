@@ -85,8 +85,12 @@ class SandboxConfig:
     """``includeRecentChanges=true`` re-serves tail records modified within this window."""
     data_start: datetime = field(default_factory=lambda: datetime(2019, 1, 1, tzinfo=UTC))
     data_end: datetime = field(default_factory=lambda: datetime(2025, 6, 30, tzinfo=UTC))
-    page_cache_bytes: int = 64 * 1024 * 1024
+    page_cache_bytes: int = 256 * 1024 * 1024
     """Budget for cached serialized export pages (0 disables the cache)."""
+    prefetch: bool = False
+    """After serving an export page with ``hasMore``, build the next one in the background
+    (into the page cache) while the client digests this one. Worth it over real HTTP (the
+    ``serve`` command turns it on); in-process it would only delay each response."""
 
     def __post_init__(self) -> None:
         ids = [t.tenant_id for t in self.tenants]

@@ -117,6 +117,12 @@ class KindStore:
             return self.gen.build_base_invoice(i)
         return self.gen.build_base_contact(i)
 
+    def build_base_json(self, i: int) -> bytes:
+        """Base record ``i`` serialized (invoices are written as JSON text directly)."""
+        if self.kind == "invoices":
+            return self.gen.base_invoice_json(i)
+        return orjson.dumps(self.build_base(i))
+
     # ---- overlay ---------------------------------------------------------------------------
 
     def build_overlay(self, o: OverlayRecord) -> Record:
@@ -270,15 +276,17 @@ class KindStore:
         """Up to ``limit`` serialized records strictly after ``after``, in feed order."""
         items: list[bytes] = []
         last: Position | None = None
-        dumps = orjson.dumps
+        build = self.build_base_json
         seq = self.seq
         count = seq.count
         i = self._next_base(self._base_start(after))
+        last_index = -1
         while i < count and len(items) < limit:
-            record = self.build_base(i)
-            items.append(dumps(record))
-            last = Position(seq.mod(i), seq.id_of(i))
+            items.append(build(i))
+            last_index = i
             i = self._next_base(i + 1)
+        if last_index >= 0:
+            last = Position(seq.mod(last_index), seq.id_of(last_index))
         if i < count:
             return Page(items, last, True)
         j = self._next_tail(bisect.bisect_right(self.tail_keys, tuple(after)))

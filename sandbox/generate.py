@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
+
 from sandbox import vocab
 from sandbox.config import SandboxConfig, TenantSpec
+from sandbox.invoicegen import InvoiceWriter
 from sandbox.rng import Draw, hash_key, mix64, str_key
 from sandbox.sequence import BaseSequence, Timeline
-from sandbox.timefmt import TICKS_PER_DAY, TICKS_PER_SECOND, datetime_to_ticks, format_date
+from sandbox.timefmt import TICKS_PER_DAY, TICKS_PER_SECOND, datetime_to_ticks
 from sandbox.timefmt import format_ticks as ts
 
 Kind = Literal["customers", "invoices", "contacts"]
@@ -75,7 +78,6 @@ _EMAIL_LOCALS = (
     "accounts.payable", "noreply", "the_hendersons",
 )  # fmt: skip
 
-_CONFIG_NO_JOB = ("CounterSales", "MembershipInvoice", "InterestChargeInvoice", "ARImportInvoice")
 _TAX_BP = (0, 0, 725, 825, 1025, 600, 1300)  # sales tax rates, basis points
 
 
@@ -153,7 +155,7 @@ class TenantGenerator:
         self.end_ticks = end
         base = hash_key(config.seed, t)
         self._k_cust = hash_key(base, str_key("customers"))
-        self._k_inv = hash_key(base, str_key("invoices"))
+        self.k_invoices = hash_key(base, str_key("invoices"))
         self._k_con = hash_key(base, str_key("contacts"))
         self._k_status = hash_key(base, str_key("status"))
         self._k_created = hash_key(base, str_key("created"))
@@ -170,12 +172,12 @@ class TenantGenerator:
             ),
         )
         self.invoices = BaseSequence(
-            self._k_inv,
+            self.k_invoices,
             spec.invoices,
             id_base=30_000_000 + (t % 5) * 997,
             stride=3,
             timeline=Timeline(
-                self._k_inv, spec.invoices, start, end, tie_permille=30, page_period=period
+                self.k_invoices, spec.invoices, start, end, tie_permille=30, page_period=period
             ),
         )
         dense = spec.customers * CONTACT_SLOTS
@@ -191,18 +193,19 @@ class TenantGenerator:
             for n, name in enumerate(vocab.BUSINESS_UNITS)
         ]
         self._build_pools(base)
+        self.invoice_writer = InvoiceWriter(self)
 
     # ---- pools -----------------------------------------------------------------------------
 
     def _build_pools(self, base: int) -> None:
         d = Draw(hash_key(base, str_key("pools")))
-        self._res_names = [_residential_name(d) for _ in range(_POOL)]
-        self._com_names = [_commercial_name(d) for _ in range(_POOL // 4)]
-        self._places = [_place(d) for _ in range(_POOL)]
+        self.residential_names = [_residential_name(d) for _ in range(_POOL)]
+        self.commercial_names = [_commercial_name(d) for _ in range(_POOL // 4)]
+        self.places = [_place(d) for _ in range(_POOL)]
         self._cust_bundles = [self._customer_bundle(d) for _ in range(_BUNDLES)]
-        self._inv_bundles = [self._invoice_bundle(d) for _ in range(_BUNDLES)]
+        self.invoice_bundles = [self._invoice_bundle(d) for _ in range(_BUNDLES)]
         self._con_bundles = [self._contact_bundle(d) for _ in range(_BUNDLES)]
-        self._item_templates = [self._item_template(d) for _ in range(64)]
+        self.item_templates = [self._item_template(d) for _ in range(64)]
 
     @staticmethod
     def _customer_bundle(d: Draw) -> Record:
@@ -422,9 +425,10 @@ class TenantGenerator:
             return mod
         return mod - (h >> 8) % (2 * _YEAR)
 
-    def invoice_created(self, i: int) -> int:
-        mod = self.invoices.mod(i)
-        h = mix64(self._k_created ^ self._k_inv ^ i)
+    def invoice_created(self, i: int, mod: int | None = None) -> int:
+        if mod is None:
+            mod = self.invoices.mod(i)
+        h = mix64(self._k_created ^ self.k_invoices ^ i)
         if h % 10 < 4:
             return mod
         return mod - (h >> 8) % (90 * TICKS_PER_DAY)
@@ -432,13 +436,13 @@ class TenantGenerator:
     def invoice_base_active(self, i: int) -> bool:
         if i >= self.invoices.count:
             return True
-        return mix64(self._k_status ^ self._k_inv ^ i) % 100 >= 3
+        return mix64(self._k_status ^ self.k_invoices ^ i) % 100 >= 3
 
     def invoice_customer_index(self, i: int) -> int:
         """A customer that already existed when invoice ``i`` was written."""
         n_c = self.customers.count
         cmax = min(n_c, 1 + (i * n_c) // max(self.invoices.count, 1))
-        return int(mix64(self._k_inv ^ 0xC057 ^ i) % cmax)
+        return int(mix64(self.k_invoices ^ 0xC057 ^ i) % cmax)
 
     def contact_count(self, c: int) -> int:
         """0–3 contacts; 15 % of customers have none."""
@@ -465,17 +469,25 @@ class TenantGenerator:
 
     # ---- customers -------------------------------------------------------------------------
 
-    def customer_identity(self, c: int, version: int = 0) -> tuple[str, str, Record]:
-        """Name, type and bill-to address (``Crm.V2.Customers.CustomerAddress``)."""
+    def identity_parts(self, c: int) -> tuple[bool, int, int, int]:
+        """(commercial?, name pool index, place pool index, street hash) of customer ``c``."""
         h = mix64(self._k_cust ^ 0x1D ^ c)
         commercial = h % 100 < 20
         h >>= 8
-        if commercial:
-            name = self._com_names[h % len(self._com_names)]
-        else:
-            name = self._res_names[h % _POOL]
+        name_index = h % (len(self.commercial_names) if commercial else _POOL)
         h >>= 12
-        place_index, street_hash = h % _POOL, h >> 12
+        return commercial, name_index, h % _POOL, h >> 12
+
+    @staticmethod
+    def street(h: int) -> str:
+        """A street line; the vocabulary needs no JSON escaping (checked by the tests)."""
+        return _street(h)
+
+    def customer_identity(self, c: int, version: int = 0) -> tuple[str, str, Record]:
+        """Name, type and bill-to address (``Crm.V2.Customers.CustomerAddress``)."""
+        commercial, name_index, place_index, street_hash = self.identity_parts(c)
+        names = self.commercial_names if commercial else self.residential_names
+        name = names[name_index]
         if version:
             v = Draw(hash_key(self._k_cust, c, 0x1D, version))
             change = v.below(4)
@@ -486,7 +498,7 @@ class TenantGenerator:
                 place_index, street_hash = v.below(_POOL), v.below(1 << 40)
             elif change == 2 and commercial:
                 name = f"{v.pick(vocab.COMPANY_STEMS)} {v.pick(vocab.COMPANY_KINDS)}, LLC"
-        unit, city, state, zip_code, country, lat, lon = self._places[place_index]
+        unit, city, state, zip_code, country, lat, lon = self.places[place_index]
         address = {
             "street": _street(street_hash),
             "unit": unit,
@@ -601,6 +613,22 @@ class TenantGenerator:
 
     # ---- invoices --------------------------------------------------------------------------
 
+    def invoice_json(
+        self,
+        i: int,
+        invoice_id: int,
+        created: int,
+        mod: int,
+        customer_index: int,
+        customer_id: int,
+        version: int = 0,
+    ) -> bytes:
+        """``Accounting.V2.ExportInvoiceResponse`` (identical to ``InvoiceResponse``) as JSON."""
+        text = self.invoice_writer.write(
+            i, invoice_id, created, mod, customer_index, customer_id, version
+        )
+        return text.encode()
+
     def build_invoice(
         self,
         i: int,
@@ -611,178 +639,22 @@ class TenantGenerator:
         customer_id: int,
         version: int = 0,
     ) -> Record:
-        """``Accounting.V2.ExportInvoiceResponse`` (identical to ``InvoiceResponse``).
-
-        The customer's name and address are copied as they were when the invoice was written
-        (later renames do not rewrite old invoices).
-        """
-        h1 = mix64(self._k_inv ^ 0x1417 ^ i)
-        h2 = mix64(h1 ^ 0x2BAD)
-        bundle, rate_bp, due_days = self._inv_bundles[h1 % _BUNDLES]
-        h1 >>= 10
-        cname, _ctype, caddr = self.customer_identity(customer_index)
-        kind_roll = h1 % 100
-        h1 >>= 7
-        has_job = kind_roll >= 15
-        if not has_job:
-            configuration = _CONFIG_NO_JOB[kind_roll % 4]
-        else:
-            configuration = "ProjectInvoice" if kind_roll < 22 else "JobInvoice"
-        # Money in cents: zero invoices (warranty), credits/adjustments (negative), normal.
-        money_roll = h1 % 100
-        h1 >>= 7
-        if money_roll < 8:
-            sub = 0
-        elif money_roll < 14:
-            sub = -(500 + h1 % 150_000)
-        elif money_roll < 94:
-            sub = 4_900 + h1 % 55_100
-        else:
-            sub = 60_000 + h1 % 12_440_000
-        h1 >>= 24
-        pay_roll = h2 % 100
-        h2 >>= 7
-        if version:
-            v = Draw(hash_key(self._k_inv, i, 0x1417, version))
-            if v.chance(30):
-                sub += v.between(-20_000, 40_000)
-            if v.chance(50):
-                pay_roll = 0  # a modification that records a payment
-            if v.chance(30):
-                bundle = {**bundle, "reviewStatus": "Invoiced", "sentStatus": "Sent"}
-            if v.chance(20):
-                bundle = {**bundle, "summary": f"Updated (rev {version}): {bundle['summary']}"}
-        tax = (sub * rate_bp) // 10_000
-        total = sub + tax
-        if total <= 0 or pay_roll < 55:
-            balance = 0 if total > 0 else total
-        elif pay_roll < 70:
-            balance = total // 2
-        else:
-            balance = total
-        paid = balance == 0 and total > 0
-        adjustment_to = None
-        if 8 <= money_roll < 14 and 0 < i < self.invoices.count:
-            adjustment_to = self.invoices.id_of(i - 1 - h2 % min(i, 50))
-        h2 >>= 6
-        invoice_day = created - created % TICKS_PER_DAY
-        nulls = h2 % 1000  # one roll decides which rare null (if any) this record carries
-        h2 >>= 10
-        addr_roll = h2 % 100
-        h2 >>= 7
-        customer_address: Record | None = None
-        if addr_roll >= 3:
-            customer_address = {
-                "street": caddr["street"],
-                "unit": caddr["unit"],
-                "city": caddr["city"] if addr_roll >= 6 else None,
-                "state": caddr["state"],
-                "zip": caddr["zip"] if addr_roll >= 8 else None,
-                "country": caddr["country"] or None,
-            }
-        job_id = 5_000_000 + i * 2 + self.spec.tenant_id % 2
-        item_roll = h2 % 100
-        h2 >>= 7
-        items: list[Record] | None
-        if item_roll < 30:
-            items = self._items(h2, i, sub, created, mod)
-        else:
-            items = None if item_roll < 70 else []
-        record: Record = bundle.copy()
-        record.update(
-            {
-                "items": items,
-                "active": self.invoice_base_active(i),
-                "membershipId": 90_000 + i % 5000 if configuration == "MembershipInvoice" else None,
-                "paidOn": ts(mod - h2 % TICKS_PER_DAY) if paid and item_roll % 10 else None,
-                "invoiceConfiguration": configuration,
-                "id": invoice_id,
-                "referenceNumber": (
-                    None
-                    if nulls < 20
-                    else (str(invoice_id - 29_000_000) if nulls % 10 else f"A-{i}")
-                ),
-                "invoiceDate": format_date(invoice_day) if not 20 <= nulls < 40 else None,
-                "dueDate": (
-                    format_date(invoice_day + due_days * TICKS_PER_DAY) if nulls % 10 else None
-                ),
-                "subTotal": money(sub) if not 40 <= nulls < 50 else None,
-                "salesTax": money(tax) if not 50 <= nulls < 70 else None,
-                "total": money(total) if not 70 <= nulls < 80 else None,
-                "balance": money(balance) if not 80 <= nulls < 90 else None,
-                "customer": ({"id": customer_id, "name": cname} if not 90 <= nulls < 100 else None),
-                "customerAddress": customer_address,
-                "location": (
-                    {"id": 2_000_000 + customer_index * 2, "name": caddr["street"]}
-                    if not 100 <= nulls < 150
-                    else None
-                ),
-                "locationAddress": (
-                    {
-                        "street": caddr["street"],
-                        "unit": caddr["unit"],
-                        "city": caddr["city"],
-                        "state": caddr["state"],
-                        "zip": caddr["zip"] or None,
-                        "country": caddr["country"] or None,
-                    }
-                    if not 150 <= nulls < 250
-                    else None
-                ),
-                "depositedOn": ts(mod) if paid and item_roll % 3 == 0 else None,
-                "createdOn": ts(created),
-                "modifiedOn": ts(mod),
-                "adjustmentToId": adjustment_to,
-                "job": (
-                    {
-                        "id": job_id,
-                        "number": str(job_id) if nulls % 20 else None,
-                        "type": vocab.JOB_TYPES[i % len(vocab.JOB_TYPES)] if nulls % 30 else None,
-                    }
-                    if has_job
-                    else None
-                ),
-                "projectId": 700_000 + i // 7 if configuration == "ProjectInvoice" else None,
-            }
+        """The same invoice as a dict (parsed from :meth:`invoice_json`, so they agree)."""
+        record: Record = orjson.loads(
+            self.invoice_json(i, invoice_id, created, mod, customer_index, customer_id, version)
         )
         return record
 
-    def _items(self, h: int, i: int, sub: int, created: int, mod: int) -> list[Record]:
-        """``Accounting.V2.InvoiceItemResponse`` lines (quantities and money as strings)."""
-        lines: list[Record] = []
-        count = 1 + h % 3
-        h >>= 2
-        remaining = sub
-        created_s, mod_s, service = ts(created), ts(mod), format_date(created)
-        for n in range(count):
-            line_total = remaining if n == count - 1 else remaining // 2
-            remaining -= line_total
-            qty = 1 + (h >> (n * 6)) % 4
-            line: Record = {"id": 40_000_000 + i * 4 + n}
-            line.update(self._item_templates[(h >> (n * 6 + 2)) % 64])
-            line["quantity"] = f"{qty}.00"
-            line["cost"] = money(abs(line_total) // 3)
-            line["totalCost"] = money(abs(line_total) // 3 * qty)
-            line["price"] = money(line_total // qty)
-            line["total"] = money(line_total)
-            line["createdOn"] = created_s
-            line["modifiedOn"] = mod_s
-            line["serviceDate"] = service
-            line["order"] = n + 1
-            lines.append(line)
-        return lines
-
-    def build_base_invoice(self, i: int, mod: int | None = None, version: int = 0) -> Record:
+    def base_invoice_json(self, i: int) -> bytes:
         c = self.invoice_customer_index(i)
-        return self.build_invoice(
-            i,
-            self.invoices.id_of(i),
-            self.invoice_created(i),
-            self.invoices.mod(i) if mod is None else mod,
-            c,
-            self.customers.id_of(c),
-            version,
+        mod = self.invoices.mod(i)
+        return self.invoice_json(
+            i, self.invoices.id_of(i), self.invoice_created(i, mod), mod, c, self.customers.id_of(c)
         )
+
+    def build_base_invoice(self, i: int) -> Record:
+        record: Record = orjson.loads(self.base_invoice_json(i))
+        return record
 
     def max_base_mod(self) -> int:
         """Just after the newest base ``modifiedOn`` of any kind; mutations come later."""

@@ -1,0 +1,155 @@
+"""Serving a sandbox over real HTTP with uvicorn: in this process (a thread) or as a command.
+
+Only loopback addresses are accepted: the sandbox has admin endpoints without authentication
+and must never be reachable from another machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from sandbox.app import TruncatedBody, create_app
+from sandbox.state import Sandbox
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+def require_loopback(host: str) -> None:
+    if host in LOOPBACK_NAMES:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the sandbox listens on loopback only (127.0.0.1, ::1), not {host!r}")
+
+
+class _QuietTruncation(logging.Filter):
+    """Drop uvicorn's traceback for connections the sandbox cut on purpose (truncate faults)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, TruncatedBody)
+
+
+def quiet_truncation_logs() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietTruncation) for f in logger.filters):
+        logger.addFilter(_QuietTruncation())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket; port 0 picks a free port."""
+    require_loopback(host)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def make_server(sandbox: Sandbox, log_level: str = "warning") -> uvicorn.Server:
+    quiet_truncation_logs()
+    config = uvicorn.Config(
+        create_app(sandbox),
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+@dataclass
+class RunningServer:
+    """A sandbox served from a background thread (see :func:`serve_in_thread`)."""
+
+    sandbox: Sandbox
+    host: str
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[RunningServer]:
+    """Serve ``sandbox`` on ``host:port`` from a daemon thread for the ``with`` block."""
+    sock = bind(host, port)
+    server = make_server(sandbox, log_level)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("sandbox server did not start")
+        time.sleep(0.01)
+    running = RunningServer(sandbox, host, sock.getsockname()[1], server, thread)
+    try:
+        yield running
+    finally:
+        running.stop()
+        sock.close()
+
+
+def serve_forever(
+    sandbox: Sandbox,
+    host: str,
+    port: int,
+    port_file: Path | None,
+    log_level: str = "warning",
+    on_ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; write the port to ``port_file`` once listening."""
+    sock = bind(host, port)
+    actual_port = sock.getsockname()[1]
+    server = make_server(sandbox, log_level)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if task.done():
+                await task
+                return
+            await asyncio.sleep(0.01)
+        if port_file is not None:
+            tmp = port_file.with_name(port_file.name + ".tmp")
+            tmp.write_text(f"{actual_port}\n")
+            tmp.replace(port_file)
+        if on_ready is not None:
+            on_ready(actual_port)
+        await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
+        if port_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                port_file.unlink()
