@@ -41,27 +41,28 @@ Record: TypeAlias = InvoiceRecord | MemberRecord | ContactRecord
 
 TEXT_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
     {
-        # ids and codes
+        # ids
         "invoice_number": 64,
         "customer_id": 64,
         "merged_to_id": 64,
-        "job_number": 64,
-        "reference_number": 100,
-        # names and places
+        # names and the street: unbounded TEXT in the database; 500 guards against junk
         "customer_name": 500,
         "customer_first_name": 500,
         "customer_last_name": 500,
         "customer_address": 500,
-        "customer_city": 500,
-        "customer_state": 100,
-        "customer_zip": 20,
-        # descriptive
-        "customer_type": 50,
+        # the widths of the database's VARCHAR columns (db/schema.py)
+        "reference_number": 255,
+        "job_number": 255,
         "job_type": 255,
         "business_unit": 255,
-        # contacts
+        "customer_city": 255,
+        "customer_state": 100,
+        "customer_zip": 20,
+        "customer_type": 50,
         "type": 50,
-        "value": 500,
+        # a contact value becomes members_stream.customer_phone_number_primary (255) or
+        # customer_email (320); an email address cannot exceed 254 characters anyway
+        "value": 255,
     }
 )
 """Maximum characters per text column (PostgreSQL counts characters, as ``len`` does)."""

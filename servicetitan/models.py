@@ -60,8 +60,8 @@ def parse_decimal(value: object) -> Decimal:
             raise PydanticCustomError("not_a_number", "not a number") from None
         if not number.is_finite():
             raise PydanticCustomError("not_finite", "not a finite number")
-        if "_" in value or value != value.strip():
-            # Decimal() accepts "1_000" and surrounding blanks; a money string never has them.
+        if "_" in value or not value.isascii() or value != value.strip():
+            # Decimal() also takes "1_000", "١٢٣" and surrounding blanks; money never has them.
             raise PydanticCustomError("not_a_number", "not a number")
         return number
     if type(value) is int:
