@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ ARCHITECTURE_INVOICE_COLUMNS = (
 )
 
 
-def _map(raw: dict, customer_type: str | None = None) -> InvoiceRecord:
+def _map(raw: dict[str, Any], customer_type: str | None = None) -> InvoiceRecord:
     return map_invoice(InvoiceMappedFields.model_validate(raw), customer_type)
 
 

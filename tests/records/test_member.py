@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ ARCHITECTURE_MEMBER_COLUMNS = (
 )
 
 
-def _map(raw: dict) -> MemberRecord:
+def _map(raw: dict[str, Any]) -> MemberRecord:
     return map_customer(CustomerMappedFields.model_validate(raw))
 
 
