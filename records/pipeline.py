@@ -91,7 +91,9 @@ def map_invoices(
 
     def map_model(invoice: InvoiceMappedFields) -> InvoiceRecord:
         customer_id = invoice.customer.id if invoice.customer is not None else None
-        known = customer_types.get(customer_id) if customer_types and customer_id else None
+        known = (
+            customer_types.get(customer_id) if customer_types and customer_id is not None else None
+        )
         return map_invoice(invoice, known)
 
     def map_raw(raw: dict[str, Any]) -> InvoiceRecord | None:

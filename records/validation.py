@@ -75,6 +75,7 @@ YEAR_MIN: Final = 1900
 YEAR_MAX: Final = 2200
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_MAX_SHOWN: Final = 40
 
 
 class InvalidRecord(ValueError):
@@ -188,9 +189,15 @@ def _check_storable(column: str, value: str | None, problems: list[str]) -> None
 def _check_money(column: str, value: Decimal, problems: list[str]) -> None:
     # Comparisons are exact; abs() and normalize() would round to the context's precision.
     if value >= MONEY_LIMIT or value <= -MONEY_LIMIT:
-        problems.append(f"{column}: out of range ({value})")
+        problems.append(f"{column}: out of range ({_shortened(value)})")
     elif _decimal_places(value) > MONEY_MAX_PLACES:
-        problems.append(f"{column}: more than {MONEY_MAX_PLACES} decimal places ({value})")
+        places = f"more than {MONEY_MAX_PLACES} decimal places"
+        problems.append(f"{column}: {places} ({_shortened(value)})")
+
+
+def _shortened(value: Decimal) -> str:
+    text = str(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
 def _decimal_places(value: Decimal) -> int:

@@ -20,6 +20,14 @@ How the models differ from the schemas, on purpose (real data disagrees with the
 - Types are strict: ``"5"`` is not an id, ``1`` is not ``true``. JSON parsers produce exact
   types, so anything else is a contract break worth a visible reject, not a silent coercion.
 - Fields ServiceTitan adds later are kept (``extra="allow"``, see ``model_extra``).
+- Invoice lines (``items``) are kept as sent, unvalidated; ``InvoiceItem`` parses one on demand.
+
+Each record model comes in two layers: ``InvoiceMappedFields`` (and ``CustomerMappedFields``,
+``ContactMappedFields``) declares only the fields the sync stores and ignores the rest;
+``ExportInvoice`` (``ExportCustomer``, ``ExportCustomerContact``) inherits them unchanged and
+adds every other field of the schema. ``records.pipeline`` validates with the first, so a
+malformed field nobody stores cannot reject a record; the HTTP client and anyone who wants the
+whole record use the second.
 
 ``parse_record`` turns one raw record into a model or a ``RecordProblem`` with a short reason;
 it never raises for bad data.
@@ -557,11 +565,14 @@ def parse_record(model: type[ModelT], raw: object) -> ModelT | RecordProblem:
 
 
 def readable_record_id(raw: dict[str, Any]) -> str | None:
-    """The raw ``id`` as text, if it is a scalar worth showing; bounded in length."""
+    """The raw ``id`` as text, if it is a scalar worth showing; at most 64 characters."""
     value = raw.get("id")
     if isinstance(value, bool) or not isinstance(value, int | str | float):
         return None
-    text = str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an integer with more than 4300 digits is no id anyone can read
+        return None
     return text[:64] if text else None
 
 
@@ -583,7 +594,15 @@ def _describe_error(error: ErrorDetails) -> str:
 
 
 def _short_repr(value: object) -> str:
-    text = repr(value)
+    text = _safe_repr(value)
     if len(text) > _MAX_INPUT_REPR:
         return text[: _MAX_INPUT_REPR - 1] + "…"
     return text
+
+
+def _safe_repr(value: object) -> str:
+    """``repr`` that survives integers too long for Python to print (over 4300 digits)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too long to show>"

@@ -191,3 +191,23 @@ def test_every_record_is_a_row_a_reject_or_superseded(map_page, fixture, request
     assert page.superseded > 0
     keys = [row.key for row in page.rows]
     assert len(keys) == len(set(keys))
+
+
+def test_huge_numbers_are_rejected_without_breaking_the_page(raw_invoice):
+    """Python's json (unlike orjson) accepts integers of any size; str() fails past 4300 digits."""
+    huge = 10**5000
+    raws = [
+        raw_invoice(id=huge),
+        raw_invoice(id=2, total=huge),
+        raw_invoice(id=3, customer={"id": huge, "name": "x"}),
+        raw_invoice(id=4, total=1e308),
+        raw_invoice(id=5),
+    ]
+    page = map_invoices(raws)
+    assert [row.invoice_number for row in page.rows] == ["5"]
+    assert [(reject.record_id, reject.reason) for reject in page.rejects] == [
+        (None, "id: out of the 64-bit integer range (<int too long to show>)"),
+        ("2", "total: out of range (1" + "0" * 38 + "…)"),
+        ("3", "customer.id: out of the 64-bit integer range (<int too long to show>)"),
+        ("4", "total: out of range (1E+308)"),
+    ]
