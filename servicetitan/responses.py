@@ -101,7 +101,7 @@ def error_for_status(
     if status in (401, 403):
         reason = "unauthorized" if status == 401 else "forbidden"
         hint = (
-            "the access token was refused again after a fresh one was requested"
+            "the access token or the ST-App-Key was not accepted"
             if status == 401
             else "the app lacks a scope or is not connected to this tenant"
         )
