@@ -156,11 +156,13 @@ class _Api:
             app_key = request.headers.get("st-app-key")
             if not app_key or app_key not in sbx.config.app_keys:
                 sbx.counters.auth_failure("app_key")
-                return self._problem(
+                response = self._problem(
                     401,
                     "Unauthorized",
                     errors={"ST-App-Key": ["The app key is missing or invalid."]},
                 )
+                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
             verdict = sbx.auth.verify(request.headers.get("authorization"), tenant_id)
             if isinstance(verdict, AuthFailure):
                 sbx.counters.auth_failure(verdict.reason)

@@ -140,7 +140,8 @@ def _nul(kind: Kind, r: Record) -> str:
 
 
 def _huge_string(kind: Kind, r: Record) -> str:
-    text = ("Лорем ипсум — ñandú 🐍 " * (_HUGE // 24 + 1))[:_HUGE]
+    phrase = "Лорем ипсум — ñandú 🐍 "
+    text = (phrase * (_HUGE // len(phrase) + 1))[:_HUGE]
     if kind == "invoices":
         r["summary"] = text
         return "'summary' is a ~1 MB string (valid; must not break the page)"

@@ -110,22 +110,44 @@ class KindStore:
             return self.gen.invoice_created(i)
         return self.gen.contact_created(i)
 
-    def build_base(self, i: int) -> Record:
-        if self.kind == "customers":
-            return self.gen.build_base_customer(i)
-        if self.kind == "invoices":
-            return self.gen.build_base_invoice(i)
-        return self.gen.build_base_contact(i)
-
     def build_base_json(self, i: int) -> bytes:
         """Base record ``i`` serialized (invoices are written as JSON text directly)."""
         if self.kind == "invoices":
             return self.gen.base_invoice_json(i)
-        return orjson.dumps(self.build_base(i))
+        if self.kind == "customers":
+            return orjson.dumps(self.gen.build_base_customer(i))
+        return orjson.dumps(self.gen.build_base_contact(i))
+
+    def build_base(self, i: int) -> Record:
+        """Base record ``i`` as a fresh dict, parsed from the bytes the feed serves.
+
+        Parsing (rather than returning the builder's dict) guarantees ground truth equals what
+        is served and that callers never share nested objects with the generator's pools.
+        """
+        record: Record = orjson.loads(self.build_base_json(i))
+        return record
 
     # ---- overlay ---------------------------------------------------------------------------
 
+    def overlay_json(self, o: OverlayRecord) -> bytes:
+        if self.kind == "invoices" and not o.overrides:
+            return self.gen.invoice_json(
+                o.gen_index,
+                o.record_id,
+                o.created,
+                o.mod,
+                o.customer_index,
+                o.customer_id,
+                o.version,
+            )
+        return orjson.dumps(self._overlay_dict(o))
+
     def build_overlay(self, o: OverlayRecord) -> Record:
+        """The current version of an overlaid record as a fresh dict (see :meth:`build_base`)."""
+        record: Record = orjson.loads(self.overlay_json(o))
+        return record
+
+    def _overlay_dict(self, o: OverlayRecord) -> Record:
         gen = self.gen
         if self.kind == "customers":
             record = gen.build_customer(o.gen_index, o.record_id, o.created, o.mod, o.version)
@@ -303,7 +325,7 @@ class KindStore:
         if entry.literal is not None:
             return entry.literal
         assert entry.record_id is not None
-        return orjson.dumps(self.build_overlay(self.overlay[entry.record_id]))
+        return self.overlay_json(self.overlay[entry.record_id])
 
     def iter_records(
         self, after: Position | None = None, *, skip_rejects: bool = False

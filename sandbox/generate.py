@@ -38,6 +38,7 @@ Record = dict[str, Any]
 CONTACT_SLOTS = 4
 """Dense contact index space per customer; base data uses at most 3 slots."""
 
+_POOL_CACHE: dict[tuple[int, int], dict[str, Any]] = {}
 _POOL = 4096  # names, addresses
 _BUNDLES = 1024  # low-variety field bundles
 _YEAR = 365 * TICKS_PER_DAY
@@ -192,12 +193,18 @@ class TenantGenerator:
             {"id": 1000 + n * 17 + t % 11, "name": name}
             for n, name in enumerate(vocab.BUSINESS_UNITS)
         ]
+        self.pool_key = (config.seed, t)
         self._build_pools(base)
         self.invoice_writer = InvoiceWriter(self)
 
     # ---- pools -----------------------------------------------------------------------------
 
     def _build_pools(self, base: int) -> None:
+        """Build the pools once per (seed, tenant) per process; sandboxes share them read-only."""
+        cached = _POOL_CACHE.get(self.pool_key)
+        if cached is not None:
+            self.__dict__.update(cached)
+            return
         d = Draw(hash_key(base, str_key("pools")))
         self.residential_names = [_residential_name(d) for _ in range(_POOL)]
         self.commercial_names = [_commercial_name(d) for _ in range(_POOL // 4)]
@@ -206,6 +213,11 @@ class TenantGenerator:
         self.invoice_bundles = [self._invoice_bundle(d) for _ in range(_BUNDLES)]
         self._con_bundles = [self._contact_bundle(d) for _ in range(_BUNDLES)]
         self.item_templates = [self._item_template(d) for _ in range(64)]
+        names = ("residential_names", "commercial_names", "places", "_cust_bundles",
+                 "invoice_bundles", "_con_bundles", "item_templates")  # fmt: skip
+        if len(_POOL_CACHE) >= 64:
+            _POOL_CACHE.clear()
+        _POOL_CACHE[self.pool_key] = {name: getattr(self, name) for name in names}
 
     @staticmethod
     def _customer_bundle(d: Draw) -> Record:

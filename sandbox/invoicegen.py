@@ -9,7 +9,7 @@ served bytes and ground truth cannot disagree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sandbox.generate import Record, TenantGenerator
 
 _CONFIG_NO_JOB = ("CounterSales", "MembershipInvoice", "InterestChargeInvoice", "ARImportInvoice")
+_FRAGMENT_CACHE: dict[tuple[int, int], tuple[Any, ...]] = {}
 _JOB_TYPES_JSON = [orjson.dumps(t).decode() for t in vocab.JOB_TYPES]
 
 
@@ -49,6 +50,10 @@ class InvoiceWriter:
 
     def __init__(self, gen: TenantGenerator) -> None:
         self.gen = gen
+        cached = _FRAGMENT_CACHE.get(gen.pool_key)
+        if cached is not None:
+            self._bundles, self._items, self._res_names, self._com_names, self._places = cached
+            return
         self._bundles = [
             (_fragment(public), public, rate_bp, due_days)
             for public, rate_bp, due_days in gen.invoice_bundles
@@ -62,6 +67,15 @@ class InvoiceWriter:
              jstr(country or None))
             for unit, city, state, zip_code, country, _lat, _lon in gen.places
         ]  # fmt: skip
+        if len(_FRAGMENT_CACHE) >= 64:
+            _FRAGMENT_CACHE.clear()
+        _FRAGMENT_CACHE[gen.pool_key] = (
+            self._bundles,
+            self._items,
+            self._res_names,
+            self._com_names,
+            self._places,
+        )
 
     def write(
         self,

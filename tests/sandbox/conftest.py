@@ -98,8 +98,13 @@ async def export_all(
         assert response.status_code == 200, response.text
         body = response.json()
         records.extend(body["data"])
-        pages.append({"hasMore": body["hasMore"], "continueFrom": body["continueFrom"],
-                      "count": len(body["data"]), "ids": [r.get("id") for r in body["data"]]})  # fmt: skip
+        pages.append(
+            {
+                "hasMore": body["hasMore"],
+                "continueFrom": body["continueFrom"],
+                "ids": [r.get("id") for r in body["data"]],
+            }
+        )
         token = body["continueFrom"]
         if not body["hasMore"]:
             return records, pages, token
