@@ -26,7 +26,9 @@ from servicetitan.pages import ExportPage, ExportStream
 
 M = TypeVar("M", bound=ServiceTitanModel)
 
-EXPORT_MODELS: dict[ExportStream, type[ServiceTitanModel]] = {
+ExportRecord = ExportInvoice | ExportCustomer | ExportCustomerContact
+
+EXPORT_MODELS: dict[ExportStream, type[ExportRecord]] = {
     ExportStream.INVOICES: ExportInvoice,
     ExportStream.CUSTOMERS: ExportCustomer,
     ExportStream.CUSTOMER_CONTACTS: ExportCustomerContact,
@@ -75,6 +77,6 @@ def parse_records(model: type[M], raw_records: Iterable[Any]) -> ParsedRecords[M
     return ParsedRecords(records, rejected)
 
 
-def parse_export_page(page: ExportPage) -> ParsedRecords[ServiceTitanModel]:
+def parse_export_page(page: ExportPage) -> ParsedRecords[ExportRecord]:
     """The page's records through the model of its stream."""
     return parse_records(EXPORT_MODELS[page.stream], page.records())

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -42,11 +42,13 @@ def secrets() -> SecretRegistry:
 class CapturedLogs:
     """Everything logged during one test, as text lines (live: read it any time)."""
 
-    def __init__(self, caplog: pytest.LogCaptureFixture, events: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, caplog: pytest.LogCaptureFixture, events: list[MutableMapping[str, Any]]
+    ) -> None:
         self._caplog = caplog
         self._events = events
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[MutableMapping[str, Any]]:
         return list(self._events)
 
     def clear(self) -> None:

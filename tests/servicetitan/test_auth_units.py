@@ -7,7 +7,7 @@ how each kind of token response is classified, including shapes the sandbox does
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import orjson
@@ -161,3 +161,41 @@ async def test_single_flight_in_process() -> None:
     results = await asyncio.gather(*(tokens.get(CREDS) for _ in range(25)))
     assert calls == 1
     assert {t.value for t in results} == {"unit-token-flight-1"}
+
+
+async def test_export_iteration_stops_on_a_repeated_token() -> None:
+    """hasMore with the same continueFrom would loop forever; the client refuses."""
+    from servicetitan.client import ServiceTitanClient
+    from servicetitan.pages import ExportStream
+    from servicetitan.ratelimit import RateLimiterRegistry
+
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/connect/token":
+            return httpx.Response(200, json={"access_token": "unit-token-loop", "expires_in": 900})
+        requests.append(request)
+        return httpx.Response(200, json={"hasMore": True, "continueFrom": "same", "data": [{}]})
+
+    SECRETS.add("unit-token-loop")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = ServiceTitanClient(
+        CREDS, CONFIG, MemoryTokenStore(), http=http, rate_limiters=RateLimiterRegistry()
+    )
+    pages = []
+    with pytest.raises(InvalidResponse, match="gave no new continueFrom"):
+        async for page in client.export_pages(ExportStream.INVOICES, "2024-01-01"):
+            pages.append(page)
+    assert len(pages) == 2
+    assert [r.url.params.get("from") for r in requests] == ["2024-01-01", "same"]
+    assert requests[0].headers["authorization"] == "Bearer unit-token-loop"
+    assert requests[0].headers["st-app-key"] == "ak1.unit"
+
+
+def test_format_timestamp() -> None:
+    from servicetitan.client import format_timestamp
+
+    assert format_timestamp("opaque-token") == "opaque-token"
+    assert format_timestamp(datetime(2024, 1, 1, 0, 0, 0, 1000)) == "2024-01-01T00:00:00.001000Z"
+    east = datetime(2024, 1, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert format_timestamp(east) == "2024-01-01T00:00:00Z"
