@@ -5,10 +5,15 @@ worker runs many activities for one tenant at once, so the budget must be shared
 their limiter from one process-wide ``RateLimiterRegistry``.
 
 The limiter is a GCRA (the arithmetic form of a token bucket): each request reserves the next
-free slot and sleeps until it. There is no lock and no background task, so it works on any
-event loop, keeps requests in arrival order, and a cancelled waiter costs only its slot.
-``burst`` requests may go back to back; after that requests are spaced ``1/rate`` apart, so
-any one-second window holds at most ``rate + burst`` requests.
+free slot and sleeps until it. ``burst`` requests may go back to back; after that requests are
+spaced ``1/rate`` apart, so any one-second window holds at most ``rate + burst`` requests.
+
+Waiters queue on a lock and reserve their slot only when they reach its head. Reserving up
+front and sleeping concurrently would be simpler, but after the event loop stalls (a big page
+being parsed, a GC pause) every overdue sleeper would wake at once and the server would see
+the whole backlog in one burst; queued waiters instead resume at most ``burst`` at a time.
+The lock is per event loop (asyncio locks belong to one loop; a CLI may run several loops in
+turn), and there is no background task. A cancelled waiter costs at most its slot.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 
 Clock = Callable[[], float]
@@ -44,6 +50,16 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._theoretical_arrival = clock()
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _queue(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
 
     def reserve(self) -> float:
         """Claim the next slot; return how long the caller must wait for it (seconds)."""
@@ -53,11 +69,13 @@ class RateLimiter:
         return max(0.0, arrival - self._tolerance - now)
 
     async def acquire(self) -> float:
-        """Wait for a slot; return the time waited."""
-        delay = self.reserve()
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
+        """Wait for a slot (in arrival order); return the time waited in seconds."""
+        started = self._clock()
+        async with self._queue():
+            delay = self.reserve()
+            if delay > 0:
+                await self._sleep(delay)
+        return max(0.0, self._clock() - started)
 
 
 class RateLimiterRegistry:

@@ -87,6 +87,32 @@ async def test_limiter_paces_concurrent_callers_with_real_time() -> None:
     assert loop.time() - start >= 20 / 200 * 0.9
 
 
+async def test_limiter_does_not_release_a_backlog_after_a_stall() -> None:
+    """An event-loop stall must not turn queued waiters into one big burst."""
+    clock = FakeClock()
+    calls = 0
+
+    async def stalling_sleep(seconds: float) -> None:
+        nonlocal calls
+        calls += 1
+        clock.now += seconds + (2.0 if calls == 3 else 0.0)  # the third wake-up is 2 s late
+        await asyncio.sleep(0)
+
+    limiter = RateLimiter(10, burst=3, clock=clock, sleep=stalling_sleep)
+    sent: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        sent.append(clock.now)
+
+    await asyncio.gather(*(one() for _ in range(30)))
+    assert len(sent) == 30
+    assert sent == sorted(sent)
+    for i, t in enumerate(sent):
+        at_once = sum(1 for u in sent[i:] if u < t + 0.05)
+        assert at_once <= 3 + 1  # burst (+ the late one), never the 20-request backlog
+
+
 def test_registry_shares_per_app_key_and_tenant() -> None:
     registry = RateLimiterRegistry()
     a = registry.get("ak1.secret", 1, 50, 10)
