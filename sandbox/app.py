@@ -147,9 +147,17 @@ class _Api:
     # ---- the gate --------------------------------------------------------------------------
 
     async def _gate(
-        self, request: Request, endpoint: str, tenant_id: int | None
+        self,
+        request: Request,
+        endpoint: str,
+        tenant_id: int | None,
+        cursor: tuple[int, str, str] | None = None,
     ) -> Response | Decision:
-        """Auth, forced 429s, rate limit and faults. A Response means: answer with it."""
+        """Auth, forced 429s, rate limit and faults. A Response means: answer with it.
+
+        An authenticated request for a page ``cursor`` is counted as a page request before
+        any 429 or fault, so retries of one cursor show up in ``counters.page_requests``.
+        """
         sbx = self.sbx
         sbx.counters.request(endpoint, tenant_id)
         if tenant_id is not None:
@@ -174,6 +182,8 @@ class _Api:
                 if verdict.status == 401:
                     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 return response
+        if cursor is not None:
+            sbx.counters.page_requested(cursor)
         retry_after = sbx.faults.forced_retry_after(tenant_id, endpoint)
         if retry_after is None and tenant_id is not None:
             rate, burst = sbx.rate_limit()
@@ -260,13 +270,12 @@ class _Api:
     def export(self, endpoint: str, kind: Kind) -> Handler:
         async def handle(request: Request) -> Response:
             tenant_id: int = request.path_params["tenant"]
-            gate = await self._gate(request, endpoint, tenant_id)
-            if isinstance(gate, Response):
-                return gate
             params = request.query_params
             raw_from = params.get("from")
             cursor = (tenant_id, endpoint, raw_from or "")
-            self.sbx.counters.page_requested(cursor)
+            gate = await self._gate(request, endpoint, tenant_id, cursor)
+            if isinstance(gate, Response):
+                return gate
             try:
                 include_recent = parse_bool(
                     "includeRecentChanges", params.get("includeRecentChanges")
@@ -292,12 +301,11 @@ class _Api:
         self, request: Request, endpoint: str, name: ListName, kind: Kind, drop: tuple[str, ...]
     ) -> Response:
         tenant_id: int = request.path_params["tenant"]
-        gate = await self._gate(request, endpoint, tenant_id)
-        if isinstance(gate, Response):
-            return gate
         params = request.query_params
         cursor = (tenant_id, endpoint, _list_cursor(params))
-        self.sbx.counters.page_requested(cursor)
+        gate = await self._gate(request, endpoint, tenant_id, cursor)
+        if isinstance(gate, Response):
+            return gate
         cfg = self.sbx.config
         try:
             query = parse_query(name, params, cfg.list_default_page_size, cfg.list_max_page_size)

@@ -3,9 +3,9 @@
 The key counter is per page cursor: ``(tenant, endpoint, cursor)`` where the cursor is the
 ``from`` value of an export request or the page/pageSize/filter of a list request. A test can
 then assert "no export page was fetched twice" (``refetched()`` is empty) or "at most one page
-was re-fetched after the crash". ``page_requests`` counts every authenticated request that
-reached the endpoint (including ones answered with an injected fault); ``pages_served`` counts
-only complete 200 responses.
+was re-fetched after the crash". ``page_requests`` counts every authenticated request for a
+cursor (including ones answered with a 429 or an injected fault, so client retries show);
+``pages_served`` counts only complete 200 responses.
 """
 
 from __future__ import annotations

@@ -89,8 +89,12 @@ class RunningServer:
         return f"http://{host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Shut down; requests still hanging (timeout faults) are abandoned after a second."""
         self.server.should_exit = True
-        self.thread.join(timeout)
+        self.thread.join(min(1.0, timeout))
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
 
 
 @contextlib.contextmanager
