@@ -57,6 +57,10 @@ _process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, a
     weakref.WeakKeyDictionary()
 )
 _observed_lifetimes: dict[int, float] = {}
+_early_refresh_paused_until: dict[int, datetime] = {}
+"""After an early refresh failed (throttled/unavailable) and the current token was kept: do not
+try again before this moment, so a throttled token endpoint is not asked on every call."""
+RETRY_EARLY_REFRESH_AFTER_SECONDS = 10.0
 
 
 def _process_lock(credential_id: int) -> asyncio.Lock:
@@ -117,10 +121,16 @@ class TokenProvider:
 
     async def get(self, credentials: Credentials) -> AccessToken:
         """A token with more than the refresh threshold left, requesting one if needed."""
-        token = await self._store.load(credentials.credential_id)
-        if self._usable(credentials.credential_id, token, None):
+        cid = credentials.credential_id
+        token = await self._store.load(cid)
+        if self._usable(cid, token, None):
             assert token is not None
             return token
+        paused_until = _early_refresh_paused_until.get(cid)
+        if paused_until is not None and self._now() < paused_until:
+            kept = self._fallback(token, None)
+            if kept is not None:
+                return kept
         return await self._refresh(credentials, refused=None)
 
     async def replace(self, credentials: Credentials, refused: AccessToken) -> AccessToken:
@@ -149,6 +159,12 @@ class TokenProvider:
                     fallback = self._fallback(token, refused)
                     if fallback is None:
                         raise
+                    pause = (
+                        exc.retry_after
+                        if isinstance(exc, RateLimited)
+                        else RETRY_EARLY_REFRESH_AFTER_SECONDS
+                    )
+                    _early_refresh_paused_until[cid] = self._now() + timedelta(seconds=pause)
                     log.warning(
                         "servicetitan.token.refresh_deferred",
                         credential_id=cid,
@@ -158,6 +174,7 @@ class TokenProvider:
                     )
                     return fallback
                 await self._store.save(cid, new)
+                _early_refresh_paused_until.pop(cid, None)
                 return new
 
     def _fallback(self, token: AccessToken | None, refused: str | None) -> AccessToken | None:

@@ -127,20 +127,33 @@ async def test_missing_expires_in_uses_documented_lifetime() -> None:
 
 async def test_failed_early_refresh_falls_back_to_current_token() -> None:
     """A throttled token endpoint must not fail calls while the cached token still works."""
+    calls = 0
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(429, headers={"Retry-After": "9"})
+
     store = MemoryTokenStore()
     now = datetime.now(UTC)
-    current = AccessToken(
-        "unit-token-still-valid", now + timedelta(seconds=120)
-    )  # inside the threshold
+    clock = [now]
+    current = AccessToken("unit-token-still-valid", now + timedelta(seconds=120))  # < threshold
     SECRETS.add(current.value, "unit-token-dying")
     await store.save(CREDS.credential_id, current)
-    tokens = provider(reply(429, {}, {"Retry-After": "9"}), store=store)
+    tokens = provider(throttled, store=store, now=lambda: clock[0])
     assert (await tokens.get(CREDS)).value == "unit-token-still-valid"
+    assert calls == 1
+    # Within Retry-After the endpoint is left alone; after it, the refresh is tried again.
+    assert (await tokens.get(CREDS)).value == "unit-token-still-valid"
+    assert calls == 1
+    clock[0] = now + timedelta(seconds=10)
+    assert (await tokens.get(CREDS)).value == "unit-token-still-valid"
+    assert calls == 2
     # ...but a refused token is never handed back, and an almost-expired one neither.
     with pytest.raises(RateLimited):
         await tokens.replace(CREDS, current)
     await store.save(
-        CREDS.credential_id, AccessToken("unit-token-dying", now + timedelta(seconds=5))
+        CREDS.credential_id, AccessToken("unit-token-dying", now + timedelta(seconds=25))
     )
     with pytest.raises(RateLimited):
         await tokens.get(CREDS)
