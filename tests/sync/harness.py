@@ -1,0 +1,209 @@
+"""End-to-end sync harness: a real worker, real Temporal and PostgreSQL, the sandbox in-process.
+
+The worker's HTTP client talks to the sandbox app through httpx's ASGI transport, so every
+request takes the real HTTP client path (headers, status codes, bodies) without a socket.
+``expected_*`` compute what the tables must hold from the sandbox's ground truth.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.contracts import SyncInput, SyncResult
+from core.settings import Settings, load_settings
+from db import credentials
+from db.database import Database
+from records.contact import primary_contacts_by_customer
+from records.pipeline import map_contacts, map_customers, map_invoices
+from runtime.worker import build_worker, make_dependencies
+from sandbox.app import create_app
+from sandbox.state import Sandbox
+from servicetitan.config import ClientConfig, EnvironmentUrls
+from workflows.sync import SyncWorkflow, workflow_id_for
+
+SANDBOX_URL = "http://sandbox.test"
+APP_KEY = "ak1.sandbox"
+
+
+def sandbox_client_config(**overrides: Any) -> ClientConfig:
+    urls = EnvironmentUrls(SANDBOX_URL, SANDBOX_URL)
+    values: dict[str, Any] = {
+        "app_key": APP_KEY,
+        "production": urls,
+        "integration": urls,
+        "rate_limit_per_second": 1000.0,
+    }
+    values.update(overrides)
+    return ClientConfig(**values)
+
+
+@dataclass
+class SyncHarness:
+    sandbox: Sandbox
+    database: Database
+    database_url: str
+    client: Client
+    task_queue: str
+    settings: Settings
+    client_config: ClientConfig
+    http: httpx.AsyncClient
+    credential_ids: dict[int, int] = field(default_factory=dict)
+    worker: Worker | None = None
+
+    async def add_tenant(self, tenant_id: int, *, secret: str | None = None) -> int:
+        """A company and a credential for a sandbox tenant; returns the credential id."""
+        spec = self.sandbox.config.tenant(tenant_id)
+        async with self.database.transaction() as connection:
+            company = await credentials.add_company(
+                connection,
+                name=f"Company {tenant_id}",
+                intacct_id=f"INT{tenant_id}",
+                primary_trade="Plumbing",
+                actor="test",
+            )
+            credential = await credentials.add_credential(
+                connection,
+                make_dependencies(self.settings, self.database, self.client_config, None).box,
+                company_id=company,
+                tenant_id=str(tenant_id),
+                client_id=spec.client_id,
+                client_secret=secret or spec.client_secret,
+                environment="production",
+                actor="test",
+            )
+        self.credential_ids[tenant_id] = credential
+        return credential
+
+    async def start(self, credential_id: int, **options: Any) -> WorkflowHandle[Any, SyncResult]:
+        return await self.client.start_workflow(
+            SyncWorkflow.run,
+            SyncInput(credential_id=credential_id, **options),
+            id=workflow_id_for(credential_id),
+            task_queue=self.task_queue,
+            execution_timeout=timedelta(minutes=10),
+        )
+
+    async def sync(self, credential_id: int, **options: Any) -> SyncResult:
+        handle = await self.start(credential_id, **options)
+        return await handle.result()
+
+    # --- what the database holds ------------------------------------------------------------
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url) as connection:
+            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        rows = self.rows(sql, *params)
+        return rows[0][0] if rows else None
+
+    # --- what it must hold --------------------------------------------------------------------
+
+    def expected_members(self, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+        customers = list(self.sandbox.expected_state(tenant_id, "customers").values())
+        contacts = list(self.sandbox.expected_state(tenant_id, "contacts").values())
+        mapped = map_customers(customers)
+        primary = primary_contacts_by_customer(map_contacts(contacts).rows)
+        result = {}
+        for row in mapped.rows:
+            phone, email = primary.get(row.customer_id, (None, None))
+            result[row.customer_id] = (*row.as_tuple(), phone, email)
+        return result
+
+    def expected_invoices(self, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+        invoices = list(self.sandbox.expected_state(tenant_id, "invoices").values())
+        customers = self.sandbox.expected_state(tenant_id, "customers")
+        types = {cid: record.get("type") for cid, record in customers.items()}
+        return {row.invoice_number: row.as_tuple() for row in map_invoices(invoices, types).rows}
+
+
+@asynccontextmanager
+async def sync_harness(
+    *,
+    sandbox: Sandbox,
+    database: Database,
+    database_url: str,
+    client: Client,
+    encryption_keys: str,
+    tmp_path: Path,
+    run_worker: bool = True,
+    client_config: ClientConfig | None = None,
+    **settings_overrides: Any,
+) -> AsyncIterator[SyncHarness]:
+    task_queue = f"sync-test-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        _env_file=None,
+        database_url=database_url,
+        temporal_address="127.0.0.1:7233",
+        temporal_task_queue=task_queue,
+        credential_encryption_keys=encryption_keys,
+        data_dir=tmp_path,
+        **settings_overrides,
+    )
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sandbox)))
+    config = client_config or sandbox_client_config()
+    harness = SyncHarness(
+        sandbox=sandbox,
+        database=database,
+        database_url=database_url,
+        client=client,
+        task_queue=task_queue,
+        settings=settings,
+        client_config=config,
+        http=http,
+    )
+    deps = make_dependencies(settings, database, config, client, http=http)
+    try:
+        if run_worker:
+            worker = build_worker(client, settings, deps, task_queue=task_queue)
+            harness.worker = worker
+            async with worker:
+                yield harness
+                await _terminate_leftovers(client, task_queue)
+        else:
+            yield harness
+    finally:
+        await http.aclose()
+
+
+async def _terminate_leftovers(client: Client, task_queue: str) -> None:
+    """A failed test must not leave a running sync that blocks the next test's ids."""
+    async for execution in client.list_workflows(
+        f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    ):
+        await client.get_workflow_handle(execution.id).terminate("test cleanup")
+
+
+MEMBER_SQL = (
+    "SELECT customer_id, customer_name, customer_type, customer_first_name, customer_last_name, "
+    "customer_address, customer_city, customer_state, customer_zip, active_member, "
+    "merged_to_id, do_not_mail, do_not_service, balance, source_created_at, "
+    "source_modified_at, customer_phone_number_primary, customer_email "
+    "FROM members_stream WHERE source_tenant_id = %s"
+)
+INVOICE_SQL = (
+    "SELECT invoice_number, reference_number, customer_id, customer_name, customer_first_name, "
+    "customer_last_name, customer_address, customer_city, customer_state, customer_zip, "
+    "job_number, job_type, business_unit, invoice_date, due_date, subtotal, sales_tax, total, "
+    "balance, active, source_created_at, source_modified_at "
+    "FROM invoices_stream WHERE source_tenant_id = %s"
+)
+
+
+def stored_members(harness: SyncHarness, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    return {row[0]: tuple(row) for row in harness.rows(MEMBER_SQL, str(tenant_id))}
+
+
+def stored_invoices(harness: SyncHarness, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    return {row[0]: tuple(row) for row in harness.rows(INVOICE_SQL, str(tenant_id))}
