@@ -10,12 +10,13 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.badrecords import CASES, DUPLICATE_CASES, applicable_cases
+from sandbox.generate import Kind
 
 from .conftest import EXPORT_PATHS, T1, auth_headers, export_all
 
 
 async def raw_pages(
-    client: httpx.AsyncClient, kind: str, headers: dict[str, str], start: str | None = None
+    client: httpx.AsyncClient, kind: Kind, headers: dict[str, str], start: str | None = None
 ) -> list[bytes]:
     """Every page body of an export, unparsed (some are not valid for strict parsers)."""
     url = EXPORT_PATHS[kind].format(t=T1)
@@ -33,12 +34,12 @@ async def raw_pages(
 
 @pytest.mark.parametrize("kind", ["invoices", "customers", "contacts"])
 async def test_every_case_is_served_and_described(
-    sandbox: Sandbox, client: httpx.AsyncClient, kind: str
+    sandbox: Sandbox, client: httpx.AsyncClient, kind: Kind
 ) -> None:
     headers = await auth_headers(client)
     _, _, token = await export_all(client, kind, headers)
-    injected = sandbox.inject_bad_records(T1, kind)  # type: ignore[arg-type]
-    assert [r.case for r in injected] == applicable_cases(kind)  # type: ignore[arg-type]
+    injected = sandbox.inject_bad_records(T1, kind)
+    assert [r.case for r in injected] == applicable_cases(kind)
     bodies = await raw_pages(client, kind, headers, token)
     served = [r for body in bodies for r in json.loads(body)["data"]]
     # One entry per case, plus the second (newer) occurrence of each duplicate.
@@ -72,11 +73,13 @@ async def test_expected_state_applies_and_rejects(sandbox: Sandbox) -> None:
         else:
             assert record.id in expected, record.case
     duplicate = next(r for r in injected if r.case == "duplicate_in_page")
+    assert duplicate.id is not None
     assert feed_ids.count(duplicate.id) == 2
-    assert expected[duplicate.id] == sandbox.record(T1, "invoices", duplicate.id)  # type: ignore[arg-type]
-    assert expected[duplicate.id]["modifiedOn"] == duplicate.modified_on  # type: ignore[index]
+    assert expected[duplicate.id] == sandbox.record(T1, "invoices", duplicate.id)
+    assert expected[duplicate.id]["modifiedOn"] == duplicate.modified_on
     huge = next(r for r in injected if r.case == "huge_string")
-    assert len(expected[huge.id]["summary"]) == 1024 * 1024  # type: ignore[index]
+    assert huge.id is not None
+    assert len(expected[huge.id]["summary"]) == 1024 * 1024
 
 
 async def test_duplicates_land_within_and_across_pages(

@@ -212,7 +212,7 @@ async def test_faults_never_break_the_server(sandbox: Sandbox, client: httpx.Asy
         error_rate=0.3, timeout_rate=0.1, timeout_seconds=0.01, truncate_rate=0.2,
         truncate_mode="close", latency_seconds=0.001,
     )  # fmt: skip
-    outcomes = set()
+    outcomes: set[int | str] = set()
     for _ in range(40):
         try:
             outcomes.add((await client.get(EXPORT, headers=headers)).status_code)

@@ -7,9 +7,8 @@ from typing import Any
 import httpx
 
 from sandbox import Sandbox
-from sandbox.timefmt import parse_timestamp
 
-from .conftest import T1, auth_headers
+from .conftest import T1, auth_headers, ticks
 
 INVOICES = f"/accounting/v2/tenant/{T1}/invoices"
 CUSTOMERS = f"/crm/v2/tenant/{T1}/customers"
@@ -106,12 +105,8 @@ async def test_modified_range_filters(sandbox: Sandbox, client: httpx.AsyncClien
         modifiedOnOrAfter=pivot,
         modifiedBefore=upper,
     )
-    low, high = parse_timestamp(pivot), parse_timestamp(upper)
-    expected = sorted(
-        r["id"]
-        for r in everyone
-        if low <= parse_timestamp(r["modifiedOn"]) < high  # type: ignore[operator]
-    )
+    low, high = ticks(pivot), ticks(upper)
+    expected = sorted(r["id"] for r in everyone if low <= ticks(r["modifiedOn"]) < high)
     assert sorted(r["id"] for r in records) == expected
     assert 90 <= len(expected) <= 110
     # Changed records move: their new modifiedOn is what the filter sees.
@@ -148,8 +143,8 @@ async def test_sort_and_ids(sandbox: Sandbox, client: httpx.AsyncClient) -> None
                 CUSTOMERS, params={"sort": sort, "active": "Any", "pageSize": 500}, headers=headers
             )
         ).json()["data"]
-        keys = [(parse_timestamp(c["modifiedOn"]), c["id"]) for c in by_mod]
-        assert keys == sorted(keys)  # type: ignore[type-var]
+        keys = [(ticks(c["modifiedOn"]), c["id"]) for c in by_mod]
+        assert keys == sorted(keys)
     assert (
         await client.get(CUSTOMERS, params={"sort": "Name"}, headers=headers)
     ).status_code == 400

@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import pytest
 
 from sandbox import Sandbox, TenantSpec
-from sandbox.timefmt import parse_timestamp
 
-from .conftest import T1, T2, small_config
+from .conftest import T1, T2, small_config, ticks
 
 
-def by_id(records):  # type: ignore[no-untyped-def]
+def by_id(records: Iterable[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {r["id"]: r for r in records}
 
 
 def test_mutate_reports_and_applies_every_kind_of_change(sandbox: Sandbox) -> None:
     before = {
         kind: by_id(sandbox.records(T1, kind)) for kind in ("invoices", "customers", "contacts")
-    }  # type: ignore[arg-type]
-    newest = max(
-        parse_timestamp(r["modifiedOn"])
-        for records in before.values()
-        for r in records.values()  # type: ignore[type-var]
-    )
+    }
+    newest = max(ticks(r["modifiedOn"]) for records in before.values() for r in records.values())
     summary = sandbox.mutate(T1, modify=6, add=4, deactivate=3, merge=2, contacts=12)
     after = {
         kind: by_id(sandbox.records(T1, kind)) for kind in ("invoices", "customers", "contacts")
-    }  # type: ignore[arg-type]
+    }
 
     for kind in ("invoices", "customers"):
-        changes = summary.kind(kind)  # type: ignore[arg-type]
+        changes = summary.kind(kind)
         assert len(changes.added) == 4 and len(changes.deactivated) == 3
         assert not set(changes.added) & set(before[kind])
         assert set(after[kind]) == set(before[kind]) | set(changes.added)
         for record_id in changes.deactivated:
             assert before[kind][record_id]["active"] and not after[kind][record_id]["active"]
         for record_id in changes.ids():
-            assert parse_timestamp(after[kind][record_id]["modifiedOn"]) > newest  # type: ignore[operator]
+            assert ticks(after[kind][record_id]["modifiedOn"]) > newest
         untouched = set(before[kind]) - changes.ids()
         assert all(after[kind][i] == before[kind][i] for i in untouched)
         modified = [i for i in changes.modified if before[kind][i] != after[kind][i]]
@@ -56,7 +54,7 @@ def test_mutate_reports_and_applies_every_kind_of_change(sandbox: Sandbox) -> No
     for record_id in contacts.deactivated:
         assert after["contacts"][record_id]["active"] is False
     assert summary.first_modified_on and summary.last_modified_on
-    assert parse_timestamp(summary.first_modified_on) > newest  # type: ignore[operator]
+    assert ticks(summary.first_modified_on) > newest
 
 
 def test_changed_records_move_to_the_tail_in_change_order(sandbox: Sandbox) -> None:
@@ -105,7 +103,7 @@ def test_invalid_mutations(sandbox: Sandbox) -> None:
     with pytest.raises(ValueError):
         sandbox.mutate(T1, modify=-1)
     with pytest.raises(ValueError):
-        sandbox.mutate(T1, modify=1, kinds=("contacts",))  # type: ignore[arg-type]
+        sandbox.mutate(T1, modify=1, kinds=("contacts",))
     with pytest.raises(KeyError):
         sandbox.mutate(4040, modify=1)
 

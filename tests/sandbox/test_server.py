@@ -14,6 +14,7 @@ import pytest
 import servicepytan
 
 from sandbox import Sandbox, demo_config
+from sandbox.generate import Kind
 from sandbox.server import require_loopback, serve_in_thread
 
 from .conftest import APP_KEY, EXPORT_PATHS, T1, credentials, small_config
@@ -39,13 +40,14 @@ def test_servicepytan_pages_exports_and_lists_to_the_end(realistic: Sandbox) -> 
         conn["auth_root"] = server.base_url
         conn["api_root"] = server.base_url
 
-        for folder, feed, kind in (
+        feeds: tuple[tuple[str, str, Kind], ...] = (
             ("accounting", "invoices", "invoices"),
             ("crm", "customers", "customers"),
             ("crm", "customers/contacts", "contacts"),
-        ):
+        )
+        for folder, feed, kind in feeds:
             exported = servicepytan.Endpoint(folder, "export", conn).export_all(feed)
-            truth = [r["id"] for r in realistic.records(T1, kind)]  # type: ignore[arg-type]
+            truth = [r["id"] for r in realistic.records(T1, kind)]
             assert [r["id"] for r in exported] == truth, kind
             assert len(set(truth)) == len(truth)
 
