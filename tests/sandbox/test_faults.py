@@ -164,6 +164,17 @@ async def test_rate_limit_per_app_key_and_tenant() -> None:
         assert sandbox.counters.rate_limited_by_tenant[T1] >= 3
 
 
+async def test_rate_limit_burst(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    headers = await auth_headers(client)
+    sandbox.set_faults(rate_limit_per_second=1.0, rate_limit_burst=3.0)
+    seen = await statuses(client, EXPORT, headers, 5)
+    assert seen == [200, 200, 200, 429, 429]
+    limited = await client.get(EXPORT, headers=headers)
+    assert limited.headers["retry-after"] == "1"
+    sandbox.advance_time(1.0)
+    assert await statuses(client, EXPORT, headers, 2) == [200, 429]
+
+
 def test_default_rate_limit_is_servicetitans() -> None:
     from sandbox import SandboxConfig, TenantSpec
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import servicepytan
 
-from sandbox import Sandbox, demo_config
+from sandbox import Sandbox, SandboxConfig, demo_config
+from sandbox.config import parse_tenants
 from sandbox.generate import Kind
 from sandbox.server import require_loopback, serve_in_thread
 
@@ -139,6 +140,9 @@ def test_serve_command(tmp_path: Path) -> None:
         url = f"{base}/accounting/v2/tenant/3001/export/invoices"
         page = httpx.get(url, headers=headers).json()
         assert len(page["data"]) == 60 and page["hasMore"] is False
+        # Same seed, other process (other hash salt for str): the same data.
+        twin = Sandbox(SandboxConfig(tenants=parse_tenants("3001:30:60"), seed=42))
+        assert page["data"] == list(twin.invoices(3001))
         mutate = subprocess.run(
             [sys.executable, "-m", "sandbox", "mutate", "--url", base, "--tenant", "3001",
              "--modify", "2", "--add", "1", "--kinds", "invoices"],
