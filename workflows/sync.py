@@ -70,16 +70,20 @@ def workflow_id_for(credential_id: int) -> str:
 
 
 def describe_failure(error: BaseException) -> str:
-    """The innermost readable message of an activity/child failure chain."""
-    message = str(error)
+    """The innermost readable message of an activity/child failure chain.
+
+    ``.message``, not ``str()``: the latter prefixes the error type, which the type column
+    of the failure already says.
+    """
+    message = error.message if isinstance(error, FailureError) else str(error)
     current: BaseException | None = error
     while current is not None:
         if (
-            isinstance(current, ApplicationError | FailureError)
+            isinstance(current, FailureError)
             and not isinstance(current, ActivityError)
-            and str(current)
+            and current.message
         ):
-            message = str(current)
+            message = current.message
         current = current.__cause__
     return message
 
