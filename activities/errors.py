@@ -24,8 +24,22 @@ from servicetitan.errors import (
     ServiceTitanError,
 )
 
+MAX_SERVER_ERROR_DELAY_SECONDS = 60.0
 
-def from_servicetitan(error: ServiceTitanError) -> ApplicationError:
+
+def server_error_delay(consecutive_failures: int) -> timedelta:
+    """Backoff for 5xx/timeouts: 1 s, 2 s, 4 s … capped at a minute.
+
+    Counted over consecutive *server* failures only, not over all attempts: six 429s in a row
+    must not turn the next 502 into Temporal's 64-second backoff for attempt seven.
+    """
+    exponent = max(consecutive_failures - 1, 0)
+    return timedelta(seconds=min(2.0**exponent, MAX_SERVER_ERROR_DELAY_SECONDS))
+
+
+def from_servicetitan(
+    error: ServiceTitanError, *, consecutive_server_errors: int = 1
+) -> ApplicationError:
     message = redact_text(str(error))
     if isinstance(error, CredentialsRejected):
         return ApplicationError(
@@ -41,7 +55,11 @@ def from_servicetitan(error: ServiceTitanError) -> ApplicationError:
         return ApplicationError(message, type=ErrorType.NOT_FOUND, non_retryable=True)
     if isinstance(error, BadRequest):
         return ApplicationError(message, type=ErrorType.BAD_REQUEST, non_retryable=True)
-    return ApplicationError(message, type=ErrorType.SERVICE_UNAVAILABLE)
+    return ApplicationError(
+        message,
+        type=ErrorType.SERVICE_UNAVAILABLE,
+        next_retry_delay=server_error_delay(consecutive_server_errors),
+    )
 
 
 def from_lookup(error: NotFoundError) -> ApplicationError:

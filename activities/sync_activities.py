@@ -176,9 +176,15 @@ class SyncActivities:
 
     @activity.defn(name=ActivityName.FETCH_PAGE)
     async def fetch_page(self, input: FetchPageInput) -> PageRef:
-        waits = int(previous_details().get("rate_limited", 0))
+        previous = previous_details()
+        waits = int(previous.get("rate_limited", 0))
+        server_errors = int(previous.get("server_errors", 0))
         async with heartbeating(
-            stream=input.stream, cursor=input.cursor, rate_limited=waits, phase="fetching"
+            stream=input.stream,
+            cursor=input.cursor,
+            rate_limited=waits,
+            server_errors=server_errors,
+            phase="fetching",
         ) as beat:
             try:
                 client = await self.deps.client_for(input.credential_id)
@@ -189,13 +195,16 @@ class SyncActivities:
             try:
                 page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
             except RateLimited as error:
-                beat.update(rate_limited=waits + 1)
+                beat.update(rate_limited=waits + 1, server_errors=0)
                 raise errors.from_servicetitan(error) from None
             except CredentialsRejected as error:
                 self.deps.forget(input.credential_id)
                 raise errors.from_servicetitan(error) from None
             except ServiceTitanError as error:
-                raise errors.from_servicetitan(error) from None
+                beat.update(server_errors=server_errors + 1)
+                raise errors.from_servicetitan(
+                    error, consecutive_server_errors=server_errors + 1
+                ) from None
             estimated = await self._estimate(client, input) if input.estimate_total else None
             beat.update(phase="staging", records=page.record_count)
             cursor_out = page.continue_from or input.cursor
