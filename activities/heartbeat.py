@@ -28,7 +28,7 @@ class Heartbeat:
 
 
 @asynccontextmanager
-async def heartbeating(interval: float = 5.0, **details: Any) -> AsyncIterator[Heartbeat]:
+async def heartbeating(interval: float = 3.0, **details: Any) -> AsyncIterator[Heartbeat]:
     beat = Heartbeat(**details)
     activity.heartbeat(beat.details)
 

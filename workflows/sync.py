@@ -45,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_ID_PREFIX = "servicetitan-sync-"
 DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
+# A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
+HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 
 # Bookkeeping against PostgreSQL: retried through database blips, quickly.
 _DB_RETRY = RetryPolicy(
@@ -254,7 +256,7 @@ class SyncWorkflow:
                 ),
                 result_type=PageRef,
                 start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(seconds=60),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=_API_RETRY,
             )
         )
@@ -325,7 +327,7 @@ class SyncWorkflow:
             ),
             result_type=ApplyResult,
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=_DB_RETRY,
         )
         stream.pages += 1

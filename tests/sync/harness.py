@@ -111,25 +111,36 @@ class SyncHarness:
     # --- what it must hold --------------------------------------------------------------------
 
     def expected_members(self, tenant_id: int) -> dict[str, tuple[Any, ...]]:
-        customers = list(self.sandbox.expected_state(tenant_id, "customers").values())
-        contacts = list(self.sandbox.expected_state(tenant_id, "contacts").values())
-        mapped = map_customers(customers)
-        primary = primary_contacts_by_customer(map_contacts(contacts).rows)
-        result = {}
-        for row in mapped.rows:
-            phone, email = primary.get(row.customer_id, (None, None))
-            result[row.customer_id] = (*row.as_tuple(), phone, email)
-        return result
+        return expected_members(self.sandbox, tenant_id)
 
     def expected_invoices(
         self, tenant_id: int, *, customers_known: bool = True
     ) -> dict[str, tuple[Any, ...]]:
-        """Invoice rows; names are split by customer type only when customers were synced
-        first (an invoices-only sync falls back to the person-name heuristic)."""
-        invoices = list(self.sandbox.expected_state(tenant_id, "invoices").values())
-        customers = self.sandbox.expected_state(tenant_id, "customers") if customers_known else {}
-        types = {cid: record.get("type") for cid, record in customers.items()}
-        return {row.invoice_number: row.as_tuple() for row in map_invoices(invoices, types).rows}
+        return expected_invoices(self.sandbox, tenant_id, customers_known=customers_known)
+
+
+def expected_members(sandbox: Sandbox, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    """members_stream rows (MEMBER_SQL order) a correct sync of the tenant produces."""
+    customers = list(sandbox.expected_state(tenant_id, "customers").values())
+    contacts = list(sandbox.expected_state(tenant_id, "contacts").values())
+    mapped = map_customers(customers)
+    primary = primary_contacts_by_customer(map_contacts(contacts).rows)
+    result = {}
+    for row in mapped.rows:
+        phone, email = primary.get(row.customer_id, (None, None))
+        result[row.customer_id] = (*row.as_tuple(), phone, email)
+    return result
+
+
+def expected_invoices(
+    sandbox: Sandbox, tenant_id: int, *, customers_known: bool = True
+) -> dict[str, tuple[Any, ...]]:
+    """invoices_stream rows (INVOICE_SQL order). Names are split by customer type only when
+    customers were synced first (an invoices-only sync falls back to the name heuristic)."""
+    invoices = list(sandbox.expected_state(tenant_id, "invoices").values())
+    customers = sandbox.expected_state(tenant_id, "customers") if customers_known else {}
+    types = {cid: record.get("type") for cid, record in customers.items()}
+    return {row.invoice_number: row.as_tuple() for row in map_invoices(invoices, types).rows}
 
 
 @asynccontextmanager
@@ -205,9 +216,16 @@ INVOICE_SQL = (
 )
 
 
-def stored_members(harness: SyncHarness, tenant_id: int) -> dict[str, tuple[Any, ...]]:
-    return {row[0]: tuple(row) for row in harness.rows(MEMBER_SQL, str(tenant_id))}
+def _stored(database_url: str, sql: str, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(database_url) as connection:
+        return {row[0]: tuple(row) for row in connection.execute(sql, (str(tenant_id),))}
 
 
-def stored_invoices(harness: SyncHarness, tenant_id: int) -> dict[str, tuple[Any, ...]]:
-    return {row[0]: tuple(row) for row in harness.rows(INVOICE_SQL, str(tenant_id))}
+def stored_members(target: SyncHarness | str, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    url = target if isinstance(target, str) else target.database_url
+    return _stored(url, MEMBER_SQL, tenant_id)
+
+
+def stored_invoices(target: SyncHarness | str, tenant_id: int) -> dict[str, tuple[Any, ...]]:
+    url = target if isinstance(target, str) else target.database_url
+    return _stored(url, INVOICE_SQL, tenant_id)
