@@ -275,6 +275,7 @@ class SyncWorkflow:
         next_fetch: asyncio.Task[PageRef] | None = None
         if pending is None:
             next_fetch = self._fetch(input, context, stream, stream.cursor)
+        refetches = 0
         while True:
             if pending is not None:
                 page, pending = pending, None
@@ -295,7 +296,18 @@ class SyncWorkflow:
             if page.has_more:
                 await self._token_if_due(input.credential_id)
                 next_fetch = self._fetch(input, context, stream, page.cursor_out)
-            result = await self._apply(input, context, stream, page)
+            try:
+                result = await self._apply(input, context, stream, page)
+            except ActivityError as error:
+                # PostgreSQL truncates UNLOGGED staged pages when it restarts after a crash:
+                # fetch the page again from the same position instead of failing the sync.
+                if _error_type(error) != ErrorType.STAGED_PAGE_MISSING or refetches >= 3:
+                    raise
+                refetches += 1
+                if next_fetch is not None:
+                    await workflow.wait([next_fetch])  # its staged copy may be gone too
+                next_fetch = self._fetch(input, context, stream, page.cursor_in)
+                continue
             pages_this_run += 1
             self._show()
             if not result.sync_enabled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import psycopg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
@@ -251,3 +252,27 @@ async def test_sandbox_counts_no_requests_to_unused_endpoints(harness: SyncHarne
         endpoints.INVOICES,
     }
     assert harness.sandbox.counters.requests[endpoints.INVOICES] == 1
+
+
+async def test_staged_pages_lost_in_a_database_crash_are_fetched_again(
+    harness: SyncHarness,
+) -> None:
+    """A crash restart truncates UNLOGGED tables: the sync refetches and still lands exactly."""
+    credential = await harness.add_tenant(TENANT)
+    harness.sandbox.set_faults(latency_seconds=0.05)
+    handle = await harness.start(credential)
+    counters = harness.sandbox.counters
+    truncations = 0
+    while not counters.refetched() and truncations < 200:
+        if harness.scalar(
+            "SELECT count(*) FROM servicetitan_staged_pages WHERE applied_at IS NULL"
+        ):
+            with psycopg.connect(harness.database_url, autocommit=True) as connection:
+                connection.execute("TRUNCATE servicetitan_staged_pages")
+            truncations += 1
+        await asyncio.sleep(0.01)
+    result = await handle.result()
+    assert result.status == "completed"
+    assert counters.refetched(), "no staged page was lost, the test proved nothing"
+    assert stored_members(harness, TENANT) == harness.expected_members(TENANT)
+    assert stored_invoices(harness, TENANT) == harness.expected_invoices(TENANT)
