@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +42,7 @@ class CompanyInfo:
     name: str
     intacct_id: str
     primary_trade: str
+    sync_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class CredentialInfo:
     created_at: datetime
     updated_at: datetime
     secret_rotated_at: datetime | None
+    sync_enabled: bool
+    company_sync_enabled: bool
+    disabled_reason: str | None
 
 
 def mask(value: str) -> str:
@@ -118,9 +122,13 @@ async def add_company(
 async def get_company(connection: AsyncConnection, company_id: int) -> CompanyInfo:
     row = (
         await connection.execute(
-            select(Company.id, Company.name, Company.intacct_id, Company.primary_trade).where(
-                Company.id == company_id
-            )
+            select(
+                Company.id,
+                Company.name,
+                Company.intacct_id,
+                Company.primary_trade,
+                Company.sync_enabled,
+            ).where(Company.id == company_id)
         )
     ).one_or_none()
     if row is None:
@@ -130,9 +138,13 @@ async def get_company(connection: AsyncConnection, company_id: int) -> CompanyIn
 
 async def list_companies(connection: AsyncConnection) -> list[CompanyInfo]:
     rows = await connection.execute(
-        select(Company.id, Company.name, Company.intacct_id, Company.primary_trade).order_by(
-            Company.id
-        )
+        select(
+            Company.id,
+            Company.name,
+            Company.intacct_id,
+            Company.primary_trade,
+            Company.sync_enabled,
+        ).order_by(Company.id)
     )
     return [CompanyInfo(*row) for row in rows]
 
@@ -203,6 +215,9 @@ def _info_query() -> Select[*tuple[Any, ...]]:
         c.created_at,
         c.updated_at,
         c.secret_rotated_at,
+        c.sync_enabled,
+        Company.sync_enabled,
+        func.coalesce(c.disabled_reason, Company.disabled_reason),
     ).join(Company, Company.id == c.company_id)
 
 
@@ -282,3 +297,149 @@ async def rotate_encryption(connection: AsyncConnection, box: SecretBox, *, acto
         connection, "keys.rotated", actor=actor, details={"values_rewritten": rewritten}
     )
     return rewritten
+
+
+async def set_sync_enabled(
+    connection: AsyncConnection,
+    *,
+    credential_id: int | None = None,
+    company_id: int | None = None,
+    enabled: bool,
+    reason: str | None,
+    actor: str,
+) -> None:
+    """Flip the kill switch of a credential or a whole company."""
+    if (credential_id is None) == (company_id is None):
+        raise ValueError("give exactly one of credential_id and company_id")
+    values = {"sync_enabled": enabled, "disabled_reason": None if enabled else reason}
+    if credential_id is not None:
+        c = ServiceTitanCredential
+        result = await connection.execute(
+            update(c).where(c.id == credential_id).values(**values, updated_at=func.now())
+        )
+        if result.rowcount == 0:
+            raise NotFoundError(f"no credential with id {credential_id}")
+        company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
+    else:
+        result = await connection.execute(
+            update(Company).where(Company.id == company_id).values(**values, updated_at=func.now())
+        )
+        if result.rowcount == 0:
+            raise NotFoundError(f"no company with id {company_id}")
+    await audit.record(
+        connection,
+        "sync.enabled" if enabled else "sync.disabled",
+        actor=actor,
+        company_id=company_id,
+        credential_id=credential_id,
+        details={"reason": reason, "scope": "credential" if credential_id else "company"},
+    )
+
+
+async def credential_ids_of_company(connection: AsyncConnection, company_id: int) -> list[int]:
+    await get_company(connection, company_id)
+    rows = await connection.execute(
+        select(ServiceTitanCredential.id)
+        .where(ServiceTitanCredential.company_id == company_id)
+        .order_by(ServiceTitanCredential.id)
+    )
+    return [row[0] for row in rows]
+
+
+async def update_credential(
+    connection: AsyncConnection,
+    box: SecretBox,
+    credential_id: int,
+    *,
+    actor: str,
+    tenant_id: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> list[str]:
+    """Change a credential in place (its sync history stays); returns the fields changed.
+
+    A new client id or secret drops the cached access token (it belongs to the old secret)
+    and resets the connection status until the next test or sync proves the new values.
+    """
+    await get_credential(connection, box, credential_id)
+    values: dict[str, object] = {}
+    if tenant_id is not None:
+        _validate_tenant(tenant_id)
+        values["tenant_id"] = tenant_id
+    if client_id is not None:
+        if not client_id.strip():
+            raise ValueError("client id must not be blank")
+        values["client_id"] = box.encrypt(client_id.strip())
+    if client_secret is not None:
+        if not client_secret.strip():
+            raise ValueError("client secret must not be blank")
+        values["client_secret"] = box.encrypt(client_secret.strip())
+        values["secret_rotated_at"] = func.now()
+    if not values:
+        raise ValueError("nothing to update: give --tenant-id, --client-id or a new secret")
+    if tenant_id is not None or client_id is not None or client_secret is not None:
+        values.update(access_token=None, token_expires_at=None, connection_status="pending")
+    c = ServiceTitanCredential
+    await connection.execute(
+        update(c).where(c.id == credential_id).values(**values, updated_at=func.now())
+    )
+    changed = [
+        name
+        for name, given in (
+            ("tenant_id", tenant_id),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        )
+        if given is not None
+    ]
+    company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
+    await audit.record(
+        connection,
+        "credential.updated",
+        actor=actor,
+        company_id=company_id,
+        credential_id=credential_id,
+        details={"changed": changed},
+    )
+    return changed
+
+
+async def delete_credential(connection: AsyncConnection, credential_id: int, *, actor: str) -> None:
+    """Delete a credential and what hangs off it (its audit trail stays)."""
+    c = ServiceTitanCredential
+    company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
+    if company_id is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    await connection.execute(delete(c).where(c.id == credential_id))
+    await audit.record(
+        connection,
+        "credential.deleted",
+        actor=actor,
+        company_id=company_id,
+        credential_id=credential_id,
+    )
+
+
+async def record_connection_test(
+    connection: AsyncConnection,
+    credential_id: int,
+    *,
+    verdict: str,
+    reason: str,
+    actor: str,
+) -> None:
+    status = "connected" if verdict == "connected" else "error"
+    await set_connection_status(
+        connection, credential_id, status, None if status == "connected" else reason
+    )
+    company_id = await connection.scalar(
+        select(ServiceTitanCredential.company_id).where(ServiceTitanCredential.id == credential_id)
+    )
+    await audit.record(
+        connection,
+        "credential.tested",
+        actor=actor,
+        company_id=company_id,
+        credential_id=credential_id,
+        details={"verdict": verdict, "reason": reason},
+    )

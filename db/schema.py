@@ -90,6 +90,9 @@ class Company(Base):
     primary_trade: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+    # The seed's per-company feature flag / kill switch.
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
@@ -147,6 +150,9 @@ class ServiceTitanCredential(Base):
     # Beyond the seed: why the connection is in error, and when the secret last changed.
     last_error: Mapped[str | None] = mapped_column(Text)
     secret_rotated_at: Mapped[datetime | None] = mapped_column()
+    # Kill switch: a disabled credential starts no sync and stops a running one.
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("company_id", "environment"),

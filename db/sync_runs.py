@@ -487,4 +487,21 @@ async def sync_allowed(
     """Whether the credential may keep syncing (the kill switches), and why not."""
     if not globally:
         return False, "syncs are switched off for every credential (SYNC_ENABLED=false)"
+    c = ServiceTitanCredential
+    row = (
+        await connection.execute(
+            select(c.sync_enabled, c.disabled_reason, Company.sync_enabled, Company.disabled_reason)
+            .join(Company, Company.id == c.company_id)
+            .where(c.id == credential_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return False, f"credential {credential_id} no longer exists"
+    credential_on, credential_reason, company_on, company_reason = row
+    if not company_on:
+        return False, "its company is disabled" + (f": {company_reason}" if company_reason else "")
+    if not credential_on:
+        return False, "the credential is disabled" + (
+            f": {credential_reason}" if credential_reason else ""
+        )
     return True, None
