@@ -1,0 +1,351 @@
+"""Access: a credential of one company writes rows of that company only.
+
+Three ways to cross tenants are tried and must fail without writing anything:
+* calling the activities with another credential's staged page, sync run or import job (what a
+  forged workflow input would make them do);
+* starting a SyncWorkflow for company B with a forged ``resume`` that points at company A's
+  running sync (the workflow input is the only thing a Temporal client controls);
+* a credential whose tenant id names another company's ServiceTitan tenant (ServiceTitan
+  answers 403: the token is bound to its own tenant).
+And the positive side: after syncing two companies, every row carries its own company's id,
+tenant, trade and import job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import (
+    ApplyPageInput,
+    ErrorType,
+    FetchPageInput,
+    FinishRunInput,
+    RefreshTokenInput,
+    RunContext,
+    StartRunInput,
+    SyncInput,
+    SyncResume,
+)
+from activities.sync_activities import SyncActivities
+from db.database import Database
+from runtime.worker import make_dependencies
+from sandbox.config import SandboxConfig, TenantSpec
+from sandbox.state import Sandbox
+from tests.reliability.support import (
+    LogCapture,
+    ReliabilityReport,
+    Scenario,
+    SecretLedger,
+    Stopwatch,
+    add_credential,
+    record_issued_tokens,
+    scalar,
+)
+from tests.sync.harness import SyncHarness, sync_harness
+from workflows.sync import SyncWorkflow, streams_for, workflow_id_for
+
+pytestmark = pytest.mark.reliability
+
+TENANT_A, TENANT_B = 3101, 3102
+
+
+@pytest.fixture
+def sandbox(secret_ledger: SecretLedger) -> Sandbox:
+    sandbox = Sandbox(
+        SandboxConfig(
+            tenants=[
+                TenantSpec.make(TENANT_A, customers=60, invoices=90),
+                TenantSpec.make(TENANT_B, customers=70, invoices=80),
+            ],
+            export_page_size=25,
+        )
+    )
+    record_issued_tokens(sandbox, secret_ledger)
+    return sandbox
+
+
+@pytest.fixture
+async def harness(
+    sandbox: Sandbox,
+    database: Database,
+    database_url: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    tmp_path: Path,
+    captured_logs: LogCapture,
+) -> AsyncIterator[SyncHarness]:
+    async with sync_harness(
+        sandbox=sandbox,
+        database=database,
+        database_url=database_url,
+        client=temporal_client,
+        encryption_keys=encryption_keys,
+        tmp_path=tmp_path,
+    ) as running:
+        yield running
+
+
+def _activities(harness: SyncHarness) -> SyncActivities:
+    deps = make_dependencies(
+        harness.settings, harness.database, harness.client_config, None, http=harness.http
+    )
+    return SyncActivities(deps)
+
+
+async def _start(env: ActivityEnvironment, acts: SyncActivities, credential: int) -> RunContext:
+    return await env.run(
+        acts.start_run,
+        StartRunInput(
+            credential_id=credential,
+            data_type="both",
+            trigger="manual",
+            mode="incremental",
+            from_date=None,
+            workflow_id=f"access-{credential}",
+            run_id=f"run-{credential}",
+        ),
+    )
+
+
+async def _denied(env: ActivityEnvironment, fn, argument) -> ApplicationError:
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(fn, argument)
+    assert raised.value.type == ErrorType.ACCESS_DENIED, raised.value
+    assert raised.value.non_retryable
+    return raised.value
+
+
+def _error_types(error: BaseException | None) -> list[str]:
+    types = []
+    while error is not None:
+        if isinstance(error, ApplicationError) and error.type:
+            types.append(error.type)
+        error = error.__cause__
+    return types
+
+
+def _snapshot(harness: SyncHarness) -> tuple:
+    """Everything a cross-tenant write could have touched."""
+    return (
+        harness.rows("SELECT count(*) FROM members_stream"),
+        harness.rows("SELECT count(*) FROM invoices_stream"),
+        harness.rows("SELECT count(*) FROM servicetitan_customer_contacts"),
+        harness.rows("SELECT count(*) FROM servicetitan_sync_state"),
+        harness.rows("SELECT count(*) FROM servicetitan_rejected_records"),
+        harness.rows(
+            "SELECT id, credential_id, status, records_processed, records_rejected, "
+            "completed_at FROM servicetitan_sync_logs ORDER BY id"
+        ),
+        harness.rows(
+            "SELECT id, company_id, status, progress_percent, progress_text, done "
+            "FROM company_data_import_jobs ORDER BY id"
+        ),
+        harness.rows(
+            "SELECT id, credential_id, sync_log_id, applied_at FROM servicetitan_staged_pages "
+            "ORDER BY id"
+        ),
+    )
+
+
+async def test_activities_refuse_another_companys_page_run_or_import_job(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    watch = Stopwatch()
+    spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
+    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    company_a, cred_a = await add_credential(
+        harness.database, keys, spec_a, company="A Co", intacct_id="INT-A"
+    )
+    company_b, cred_b = await add_credential(
+        harness.database, keys, spec_b, company="B Co", intacct_id="INT-B"
+    )
+    env = ActivityEnvironment()
+    acts = _activities(harness)
+    run_a = await _start(env, acts, cred_a)
+    run_b = await _start(env, acts, cred_b)
+    for credential in (cred_a, cred_b):
+        await env.run(acts.refresh_token, RefreshTokenInput(credential_id=credential))
+    page_a = await env.run(
+        acts.fetch_page,
+        FetchPageInput(cred_a, run_a.sync_log_id, "customers", None),
+    )
+    page_b = await env.run(
+        acts.fetch_page,
+        FetchPageInput(cred_b, run_b.sync_log_id, "customers", None),
+    )
+    before = _snapshot(harness)
+
+    attempts = 0
+    # B applies A's page, inside A's run or its own.
+    for log_id, job_id in (
+        (run_a.sync_log_id, run_a.import_job_id),
+        (run_b.sync_log_id, run_b.import_job_id),
+    ):
+        await _denied(env, acts.map_and_insert, ApplyPageInput(cred_b, log_id, job_id, page_a))
+        attempts += 1
+    # B applies its own page into A's run, or stamps its rows with A's import job.
+    await _denied(
+        env,
+        acts.map_and_insert,
+        ApplyPageInput(cred_b, run_a.sync_log_id, run_a.import_job_id, page_b),
+    )
+    await _denied(
+        env,
+        acts.map_and_insert,
+        ApplyPageInput(cred_b, run_b.sync_log_id, run_a.import_job_id, page_b),
+    )
+    attempts += 2
+    # B fetches into A's run, then closes A's run.
+    await _denied(env, acts.fetch_page, FetchPageInput(cred_b, run_a.sync_log_id, "invoices", None))
+    await _denied(
+        env,
+        acts.finish_run,
+        FinishRunInput(
+            sync_log_id=run_a.sync_log_id,
+            credential_id=cred_b,
+            import_job_id=run_a.import_job_id,
+            status="failed",
+            records_processed=0,
+            records_rejected=0,
+            error_message="closed by B",
+        ),
+    )
+    attempts += 2
+    assert _snapshot(harness) == before
+
+    # The rightful owner applies its page: the rows are A's, and only A's.
+    applied = await env.run(
+        acts.map_and_insert,
+        ApplyPageInput(cred_a, run_a.sync_log_id, run_a.import_job_id, page_a),
+    )
+    assert applied.inserted == page_a.record_count > 0
+    owners = harness.rows(
+        "SELECT DISTINCT company_id, tenant, source_tenant_id, hub_plus_import_id "
+        "FROM members_stream"
+    )
+    assert owners == [(company_a, "INT-A", str(TENANT_A), run_a.import_job_id)]
+    assert company_b != company_a
+    report.add(
+        Scenario(
+            "access: activities across companies",
+            records=page_a.record_count + page_b.record_count,
+            injected=f"{attempts} cross-company calls",
+            expected_rows=page_a.record_count,
+            found_rows=scalar(harness.database_url, "SELECT count(*) FROM members_stream"),
+            seconds=watch.seconds,
+            note="every cross-company call refused (AccessDenied), nothing written",
+        )
+    )
+
+
+async def test_a_forged_resume_cannot_write_into_another_companys_run(
+    harness: SyncHarness,
+) -> None:
+    spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
+    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    company_a, cred_a = await add_credential(
+        harness.database, keys, spec_a, company="A Co", intacct_id="INT-A"
+    )
+    _company_b, cred_b = await add_credential(
+        harness.database, keys, spec_b, company="B Co", intacct_id="INT-B"
+    )
+    env = ActivityEnvironment()
+    run_a = await _start(env, _activities(harness), cred_a)  # A's sync is running
+    before = _snapshot(harness)
+
+    forged = SyncResume(
+        sync_log_id=run_a.sync_log_id,
+        import_job_id=run_a.import_job_id,
+        company_id=company_a,
+        tenant_id=str(TENANT_A),
+        streams=streams_for("both"),
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await harness.client.execute_workflow(
+            SyncWorkflow.run,
+            SyncInput(credential_id=cred_b, resume=forged),
+            id=workflow_id_for(cred_b),
+            task_queue=harness.task_queue,
+            execution_timeout=timedelta(minutes=2),
+        )
+    assert ErrorType.ACCESS_DENIED in _error_types(failure.value), failure.value
+    # Nothing of A's run changed and no rows were written for anyone.
+    assert _snapshot(harness) == before
+
+
+async def test_a_credential_pointing_at_another_tenant_is_refused_and_writes_nothing(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    watch = Stopwatch()
+    spec_a = harness.sandbox.config.tenant(TENANT_A)
+    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    # Company A's client id and secret, but tenant B's id: the token is bound to tenant A.
+    _company, credential = await add_credential(
+        harness.database, keys, spec_a, company="A Co", intacct_id="INT-A", tenant_id=TENANT_B
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await harness.sync(credential)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == ErrorType.CREDENTIALS_REJECTED, cause
+    assert "\n" not in cause.message and cause.message
+    assert watch.seconds < 30
+    assert harness.sandbox.counters.auth_failures["wrong_tenant"] >= 1
+    for table in ("members_stream", "invoices_stream", "servicetitan_customer_contacts"):
+        assert harness.scalar(f"SELECT count(*) FROM {table}") == 0  # noqa: S608
+    assert harness.rows("SELECT status FROM servicetitan_sync_logs") == [("failed",)]
+    report.add(
+        Scenario(
+            "access: credential aimed at another tenant",
+            injected="403 wrong tenant",
+            seconds=watch.seconds,
+            note=f"failed in {watch.seconds:.1f}s: {cause.message[:80]}",
+        )
+    )
+
+
+async def test_rows_always_carry_their_own_companys_id(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    """Two companies on the same ServiceTitan tenant and one on another: rows never mix."""
+    watch = Stopwatch()
+    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
+    owners = {}
+    for name, spec in (("A1", spec_a), ("A2", spec_a), ("B", spec_b)):
+        company, credential = await add_credential(
+            harness.database, keys, spec, company=f"{name} Co", intacct_id=f"INT-{name}"
+        )
+        result = await harness.sync(credential)
+        assert result.status == "completed"
+        owners[company] = (f"INT-{name}", str(spec.tenant_id), result.sync_log_id)
+    for table in ("members_stream", "invoices_stream"):
+        rows = harness.rows(
+            f"SELECT r.company_id, r.tenant, r.source_tenant_id, j.company_id, l.id "  # noqa: S608
+            f"FROM {table} r JOIN company_data_import_jobs j ON j.id = r.hub_plus_import_id "
+            "JOIN servicetitan_sync_logs l ON l.import_job_id = j.id "
+            "GROUP BY 1, 2, 3, 4, 5"
+        )
+        assert {row[0]: (row[1], row[2], row[4]) for row in rows} == owners
+        assert all(row[0] == row[3] for row in rows)
+    per_company = harness.rows(
+        "SELECT company_id, count(*) FROM members_stream GROUP BY 1 ORDER BY 1"
+    )
+    assert [n for _c, n in per_company] == [60, 60, 70]
+    report.add(
+        Scenario(
+            "access: 3 companies, 2 tenants",
+            records=sum(n for _c, n in per_company),
+            expected_rows=190,
+            found_rows=sum(n for _c, n in per_company),
+            seconds=watch.seconds,
+            note="every row's company, tenant and import job are its own credential's",
+        )
+    )
