@@ -37,6 +37,13 @@ def _serve(args: argparse.Namespace) -> int:
         prefetch=not args.no_prefetch,
     )
     sandbox = Sandbox(config)
+    if args.allow_non_loopback:
+        print(
+            "warning: --allow-non-loopback: the sandbox (and its unauthenticated admin API) "
+            f"accepts connections on {args.host}; this is for the docker-compose demo only",
+            file=sys.stderr,
+            flush=True,
+        )
     if args.warm:
         sandbox.warm()
 
@@ -61,6 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
         Path(args.port_file) if args.port_file else None,
         args.log_level,
         on_ready=None if args.quiet else ready,
+        allow_non_loopback=args.allow_non_loopback,
     )
     return 0
 
@@ -130,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="warning")
     serve.add_argument("--quiet", action="store_true", help="no start-up banner")
+    serve.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="DEMO ONLY (docker-compose): accept a non-loopback --host such as 0.0.0.0; "
+        "the admin API has no authentication, so never expose it beyond a private network",
+    )
     serve.set_defaults(func=_serve)
 
     mutate = sub.add_parser("mutate", help="change records of a running sandbox")

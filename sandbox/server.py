@@ -1,7 +1,10 @@
 """Serving a sandbox over real HTTP with uvicorn: in this process (a thread) or as a command.
 
 Only loopback addresses are accepted: the sandbox has admin endpoints without authentication
-and must never be reachable from another machine.
+and must never be reachable from another machine. The one exception is the docker-compose demo,
+where the worker runs in another container and can only reach the sandbox over the compose
+network: ``allow_non_loopback=True`` (``--allow-non-loopback`` on the command line) lifts the
+check for that case alone.
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ from sandbox.state import Sandbox
 LOOPBACK_NAMES = {"localhost"}
 
 
-def require_loopback(host: str) -> None:
-    if host in LOOPBACK_NAMES:
+def require_loopback(host: str, *, allow_non_loopback: bool = False) -> None:
+    if allow_non_loopback or host in LOOPBACK_NAMES:
         return
     try:
         if ipaddress.ip_address(host).is_loopback:
             return
     except ValueError:
         pass
-    raise ValueError(f"the sandbox listens on loopback only (127.0.0.1, ::1), not {host!r}")
+    raise ValueError(
+        f"the sandbox listens on loopback only (127.0.0.1, ::1), not {host!r} "
+        "(--allow-non-loopback exists for the docker-compose demo only)"
+    )
 
 
 class _QuietTruncation(logging.Filter):
@@ -50,9 +56,9 @@ def quiet_truncation_logs() -> None:
         logger.addFilter(_QuietTruncation())
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, allow_non_loopback: bool = False) -> socket.socket:
     """A bound (not yet listening) TCP socket; port 0 picks a free port."""
-    require_loopback(host)
+    require_loopback(host, allow_non_loopback=allow_non_loopback)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -129,9 +135,11 @@ def serve_forever(
     port_file: Path | None,
     log_level: str = "warning",
     on_ready: Callable[[int], None] | None = None,
+    *,
+    allow_non_loopback: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM; write the port to ``port_file`` once listening."""
-    sock = bind(host, port)
+    sock = bind(host, port, allow_non_loopback=allow_non_loopback)
     actual_port = sock.getsockname()[1]
     server = make_server(sandbox, log_level)
 
