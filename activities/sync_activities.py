@@ -15,6 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
@@ -209,6 +210,7 @@ class SyncActivities:
             beat.update(phase="staging", records=page.record_count)
             cursor_out = page.continue_from or input.cursor
             async with self.deps.database.transaction() as connection:
+                await _check_run(connection, input.credential_id, input.sync_log_id)
                 page_id = await sync_runs.stage_page(
                     connection,
                     credential_id=input.credential_id,
@@ -259,6 +261,12 @@ class SyncActivities:
             async with self.deps.database.transaction() as connection:
                 page = await sync_runs.load_page(connection, ref.page_id)
                 credential = await sync_runs.credential_context(connection, input.credential_id)
+                await _check_run(
+                    connection,
+                    input.credential_id,
+                    input.sync_log_id,
+                    import_job_id=input.import_job_id,
+                )
             self._check_page(page, input)
             assert page is not None
             if page.applied:
@@ -377,6 +385,9 @@ class SyncActivities:
     async def dispatch(self, input: DispatchInput) -> DispatchResult:
         """Record the hand-off (once per run) and start the downstream workflow if configured."""
         async with self.deps.database.transaction() as connection:
+            await _check_run(
+                connection, input.credential_id, input.sync_log_id, company_id=input.company_id
+            )
             entry = await outbox.record(
                 connection,
                 sync_log_id=input.sync_log_id,
@@ -409,6 +420,12 @@ class SyncActivities:
     @activity.defn(name=ActivityName.FINISH_RUN)
     async def finish_run(self, input: FinishRunInput) -> None:
         async with self.deps.database.transaction() as connection:
+            await _check_run(
+                connection,
+                input.credential_id,
+                input.sync_log_id,
+                import_job_id=input.import_job_id,
+            )
             closed = await sync_runs.finish_run(
                 connection,
                 sync_log_id=input.sync_log_id,
@@ -432,6 +449,35 @@ class SyncActivities:
                 rejected=input.records_rejected,
                 error=input.error_message,
             )
+
+
+async def _check_run(
+    connection: AsyncConnection,
+    credential_id: int,
+    sync_log_id: int,
+    *,
+    import_job_id: int | None = None,
+    company_id: int | None = None,
+) -> None:
+    """Refuse to touch a sync run, import job or company that is not the credential's own.
+
+    Activity inputs come from workflow inputs, which any Temporal client can write (a forged
+    ``SyncInput.resume`` names any run): without this, credential B could stage pages into
+    company A's run, stamp its rows with A's import job and close A's sync log.
+    """
+    owner = await sync_runs.run_owner(connection, sync_log_id)
+    if (
+        owner is None
+        or owner.credential_id != credential_id
+        or (import_job_id is not None and owner.import_job_id != import_job_id)
+        or (company_id is not None and owner.company_id != company_id)
+    ):
+        raise ApplicationError(
+            f"sync run {sync_log_id} (or its import job or company) does not belong to "
+            f"credential {credential_id}; refusing to write to it",
+            type=ErrorType.ACCESS_DENIED,
+            non_retryable=True,
+        )
 
 
 def _missing(ref: PageRef) -> ApplicationError:

@@ -53,6 +53,15 @@ class StartedRun:
 
 
 @dataclass(frozen=True)
+class RunOwner:
+    """Whose a sync run is: its credential, that credential's company, its import job."""
+
+    credential_id: int
+    company_id: int
+    import_job_id: int | None
+
+
+@dataclass(frozen=True)
 class StagedPageRow:
     page_id: int
     credential_id: int
@@ -89,6 +98,18 @@ async def credential_context(
     if row is None:
         raise NotFoundError(f"no credential with id {credential_id}")
     return CredentialContext(*row)
+
+
+async def run_owner(connection: AsyncConnection, sync_log_id: int) -> RunOwner | None:
+    log = ServiceTitanSyncLog
+    row = (
+        await connection.execute(
+            select(log.credential_id, ServiceTitanCredential.company_id, log.import_job_id)
+            .join(ServiceTitanCredential, ServiceTitanCredential.id == log.credential_id)
+            .where(log.id == sync_log_id)
+        )
+    ).one_or_none()
+    return None if row is None else RunOwner(*row)
 
 
 async def start_run(
