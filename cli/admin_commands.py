@@ -9,6 +9,7 @@ from cli.output import console, emit_json
 from cli.runner import run_command
 from core.crypto import generate_key
 from core.embedded.postgres import stop_embedded_postgres
+from core.embedded.sandbox import stop_sandbox_server
 from core.embedded.temporal import stop_temporal_dev_server
 from core.infrastructure import resolve_database_url
 from core.settings import get_settings
@@ -82,11 +83,15 @@ def keys_rotate(json_output: bool = JSON) -> None:
 
 @embedded_app.command("stop")
 def embedded_stop() -> None:
-    """Stop the embedded Temporal server and PostgreSQL started under DATA_DIR."""
+    """Stop the embedded Temporal server, PostgreSQL and sandbox started under DATA_DIR."""
     settings = get_settings()
-    temporal = stop_temporal_dev_server(settings.data_dir)
-    postgres = stop_embedded_postgres(settings.data_dir)
+    stopped = {
+        "ServiceTitan sandbox": stop_sandbox_server(settings.data_dir),
+        "Temporal dev server": stop_temporal_dev_server(settings.data_dir),
+        "PostgreSQL": stop_embedded_postgres(settings.data_dir),
+    }
     console.print(
-        f"Temporal dev server: {'stopped' if temporal else 'not running'}; "
-        f"PostgreSQL: {'stopped' if postgres else 'not running'}"
+        "; ".join(
+            f"{name}: {'stopped' if done else 'not running'}" for name, done in stopped.items()
+        )
     )

@@ -7,6 +7,9 @@ import typer
 from cli.admin_commands import db_app, embedded_app, keys_app
 from cli.company_commands import companies_app, credentials_app
 from cli.output import CliError, report_error
+from cli.schedule_commands import schedule_app
+from cli.sync_commands import alerts, dashboard, history, rejects, status, sync
+from core.process_exit import exit_code, exit_now
 
 app = typer.Typer(
     name="starter.py",
@@ -17,6 +20,13 @@ app = typer.Typer(
 )
 app.add_typer(companies_app, name="companies")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(schedule_app, name="schedule")
+app.command("sync")(sync)
+app.command("status")(status)
+app.command("history")(history)
+app.command("dashboard")(dashboard)
+app.command("rejects")(rejects)
+app.command("alerts")(alerts)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(embedded_app, name="embedded")
@@ -24,8 +34,12 @@ app.add_typer(embedded_app, name="embedded")
 
 def main() -> None:
     """Entry point: argument errors raised before a command body runs are one line too."""
+    code = 0
     try:
         app()
+    except SystemExit as error:
+        code = exit_code(error)
     except CliError as error:
         report_error(str(error))
-        raise SystemExit(error.code) from None
+        code = error.code
+    exit_now(code)

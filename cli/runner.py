@@ -46,6 +46,8 @@ def run_command(json_output: bool, body: Callable[[CommandContext], Awaitable[T]
 
     try:
         return asyncio.run(main())
+    except typer.Exit:
+        raise  # a deliberate exit code (e.g. `alerts` found something)
     except CliError as error:
         report_error(str(error))
         raise typer.Exit(error.code) from None

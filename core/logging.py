@@ -77,7 +77,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # Chatty libraries: their INFO lines are request logs we do not need.
-    for noisy in ("httpx", "httpcore", "alembic.runtime.migration", "pgserver", "asyncio"):
+    for noisy in ("httpx", "httpcore", "alembic", "pgserver", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True
 

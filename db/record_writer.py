@@ -70,9 +70,16 @@ def primary_contact_sql(types: str, *, company: str, tenant: str, customer: str)
     The same rule as ``records.contact.primary_contacts`` (the reference the tests compare
     against): ``active IS TRUE``, blank values skipped.
 
-    The arguments are SQL expressions (column references or placeholders) naming the
-    customer; ``types`` is a quoted, comma-separated list of contact types. Only module
-    constants reach it, never input.
+    The arguments are SQL expressions naming the customer; ``types`` is a quoted,
+    comma-separated list of contact types. Only module constants reach it, never input.
+
+    Pass column references of an outer row, not placeholders: compared with a constant
+    company/tenant the planner looks the value up in its statistics, finds no such tenant
+    (a tenant's first sync: its rows arrived after the last ANALYZE), estimates one row and
+    walks the primary key in contact-id order filtering on the customer — a scan of the whole
+    tenant for every customer. Against a column it uses the number of distinct values instead
+    and takes ``ix_customer_contacts_customer``. (Statistics must exist: see
+    ``refresh_statistics``.)
     """
     return (
         "(SELECT c.value FROM servicetitan_customer_contacts c "  # noqa: S608
@@ -196,6 +203,52 @@ async def upsert_records(
     return counts
 
 
+STATISTICS_TABLES = ("servicetitan_customer_contacts", "members_stream")
+"""Tables whose statistics decide the plans above (primary-contact lookups, member joins)."""
+STATISTICS_MIN_CHANGES = 1000
+_ANALYZE_LOCK_KEY = 0x5354_414E_414C  # any constant: one ANALYZE of these tables at a time
+
+
+async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
+    """ANALYZE the tables of ``STATISTICS_TABLES`` whose statistics are missing or far behind.
+
+    Why: on a table that was never analyzed (a new installation's first sync) the planner
+    estimates one row for any tenant and resolves every primary-contact lookup by scanning
+    the tenant's contacts in primary-key order — quadratic in the tenant's size (a 77k-contact
+    tenant took over a second per page). Autovacuum analyzes only after its naptime and 10% of
+    changes, too late for a sync that starts on an empty table. So before writing a
+    customers/contacts page the sync asks for statistics when a table has at least doubled
+    (``n_mod_since_analyze >= n_live_tup``) since the last ANALYZE, which happens about
+    log2(rows / 1000) times over a table's life, each a sample of at most 30,000 rows.
+
+    Run it in its own short transaction, not the page's: ANALYZE holds a lock that conflicts
+    with another ANALYZE until commit. Concurrent callers skip instead of queueing (an advisory
+    lock). A role that does not own the tables gets a warning from PostgreSQL and nothing
+    else. Returns the tables analyzed.
+    """
+    async with connection.cursor() as cursor:
+        # reltuples < 0 (never analyzed) is seen at once; the activity counters lag by up
+        # to a second, which is several pages.
+        await cursor.execute(
+            "SELECT c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "WHERE c.relname = ANY(%s) AND ((c.reltuples < 0 AND pg_relation_size(c.oid) > 0) "
+            "OR s.n_mod_since_analyze >= greatest(%s, s.n_live_tup))",
+            (list(STATISTICS_TABLES), STATISTICS_MIN_CHANGES),
+        )
+        stale = [str(row[0]) for row in await cursor.fetchall()]
+        if not stale:
+            return []
+        await cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ANALYZE_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if not row or not row[0]:
+            return []
+        for table in stale:
+            await cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    return stale
+
+
 CONTACT_TABLE_COLUMNS = frozenset(
     {"contact_id", "customer_id", "type", "value", "active", "source_modified_at"}
 )
@@ -263,10 +316,14 @@ async def upsert_contacts(
         inserted = sum(1 for (is_insert,) in results if is_insert)
         counts.inserted, counts.updated = inserted, len(results) - inserted
         counts.unchanged = len(rows) - len(results)
-        affected = {"company": "%(company)s", "tenant": "%(tenant)s", "customer": "a.customer_id"}
+        # Company and tenant ride along as columns of a materialized CTE, so the lookups
+        # compare with columns, not constants (see primary_contact_sql).
+        affected = {"company": "a.company_id", "tenant": "a.tenant", "customer": "a.customer_id"}
         await cursor.execute(  # constants only in the f-strings; values are parameters
-            "WITH affected AS (SELECT customer_id FROM stage_contacts "  # noqa: S608
-            "UNION SELECT unnest(%(previous)s::text[])), "
+            "WITH affected AS MATERIALIZED (SELECT ids.customer_id, "  # noqa: S608
+            "%(company)s::smallint AS company_id, %(tenant)s::varchar AS tenant FROM "
+            "(SELECT customer_id FROM stage_contacts "
+            "UNION SELECT unnest(%(previous)s::text[])) ids), "
             "primary_contacts AS (SELECT a.customer_id, "
             f"{primary_contact_sql(PHONE_TYPES, **affected)} AS phone, "
             f"{primary_contact_sql(EMAIL_TYPES, **affected)} AS email FROM affected a) "

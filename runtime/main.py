@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from core.logging import configure_logging, get_logger
+from core.process_exit import exit_now
 from core.settings import ConfigurationError, load_settings
 
 
@@ -19,10 +20,12 @@ def main() -> None:
     log = get_logger("worker")
     from runtime.worker import run_worker  # after logging is configured
 
+    code = 0
     try:
         asyncio.run(run_worker(settings))
     except KeyboardInterrupt:
         pass
     except Exception as error:
         log.error("worker failed", error=f"{type(error).__name__}: {error}")
-        raise SystemExit(1) from None
+        code = 1
+    exit_now(code)

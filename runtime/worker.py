@@ -29,6 +29,8 @@ from core.settings import Settings
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from db import migrate
 from db.database import Database
+from runtime.demo import run_demo
+from runtime.servicetitan import client_config as sandbox_or_configured
 from servicetitan.config import ClientConfig
 from servicetitan.http import close_shared_http_client
 from workflows import WORKFLOWS
@@ -76,6 +78,16 @@ def build_worker(
     )
 
 
+async def _logged(work: Coroutine[Any, Any, None]) -> None:
+    """Run start-up extras (the demo) without letting their failure go unnoticed."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.error("start-up task failed", error=f"{type(error).__name__}: {error}")
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -90,9 +102,17 @@ async def run_worker(
     await ensure_search_attributes(client, settings.temporal_namespace)
     database = Database(infra.database_url, pool_size=settings.worker_max_concurrent_activities)
     deps = make_dependencies(
-        settings, database, client_config or ClientConfig.from_settings(settings), client
+        settings, database, client_config or sandbox_or_configured(settings), client
     )
     worker = build_worker(client, settings, deps)
+    if on_ready is None and settings.sandbox_mode:
+        log.info(
+            "SERVICETITAN_APP_KEY is not set, so the local sandbox plays ServiceTitan (demo mode)",
+            sandbox=deps.client_config.production.api_url,
+        )
+
+        async def on_ready(client: Client, infra: Infrastructure) -> None:
+            await run_demo(client, infra, settings, database, deps.box)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,7 +129,7 @@ async def run_worker(
                 identity=deps.identity,
             )
             extra: asyncio.Task[None] | None = (
-                asyncio.create_task(on_ready(client, infra)) if on_ready else None
+                asyncio.create_task(_logged(on_ready(client, infra))) if on_ready else None
             )
             await stop.wait()
             log.info(

@@ -1,0 +1,387 @@
+"""Syncing and watching: sync, status, history, rejects, dashboard, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import typer
+
+from activities.contracts import DataType, Mode, SyncResult
+from cli.context import CommandContext
+from cli.output import console, emit_json, errors, fail, table, when
+from cli.progress import SyncFailedError, follow
+from cli.runner import run_command
+from db import credentials, reports
+from runtime import schedules
+from runtime.sync_control import progress, running_sync, start_sync, workers_polling
+
+JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
+DATA_TYPES = ("invoices", "customers", "both")
+
+
+def parse_from_date(text: str) -> str:
+    """``2024-01-31`` or an ISO timestamp; a readable error otherwise."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        fail(f"--from must be a date like 2024-01-31 or an ISO timestamp (got {text!r})")
+
+
+def sync(
+    credential: int = typer.Argument(..., help="Credential id."),
+    data_type: str = typer.Option("both", "--data-type", help="invoices, customers or both."),
+    full: bool = typer.Option(False, "--full", help="Resync everything from the beginning."),
+    from_date: str | None = typer.Option(
+        None, "--from", help="Resync records modified on or after this date (YYYY-MM-DD)."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Follow the sync until it ends."),
+    json_output: bool = JSON,
+) -> None:
+    """Start a manual sync, or attach to the one already running."""
+    if data_type not in DATA_TYPES:
+        fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")
+    if full and from_date:
+        fail("--full and --from cannot be combined")
+    mode: Mode = "full" if full else "from_date" if from_date else "incremental"
+    start_from = parse_from_date(from_date) if from_date else None
+    kind: DataType = data_type  # type: ignore[assignment]
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            info = await credentials.get_credential(connection, ctx.box, credential)
+        if not info.sync_enabled or not info.company_sync_enabled:
+            fail(
+                f"credential {credential} is disabled"
+                + (f" ({info.disabled_reason})" if info.disabled_reason else "")
+                + "; enable it with `credentials enable` (or `companies enable`)"
+            )
+        if not ctx.settings.sync_enabled:
+            fail("syncs are switched off for every credential (SYNC_ENABLED=false)")
+        client = await ctx.temporal()
+        started = await start_sync(
+            client, ctx.settings, credential, data_type=kind, mode=mode, from_date=start_from
+        )
+        if not started.started:
+            errors.print(f"already running: {started.workflow_id} — attaching to it")
+        elif await workers_polling(client, ctx.settings) == 0:
+            errors.print(
+                f"warning: no worker polls task queue {ctx.settings.temporal_task_queue!r}; "
+                "the sync will start when one does (`python worker.py`)"
+            )
+        if not wait:
+            if ctx.json_output:
+                emit_json(
+                    {
+                        "workflow_id": started.workflow_id,
+                        "started": started.started,
+                        "already_running": not started.started,
+                    }
+                )
+            elif started.started:
+                console.print(f"started {started.workflow_id}")
+            return
+        if not ctx.json_output and ctx.ui_url:
+            console.print(
+                f"following {started.workflow_id} "
+                f"({ctx.ui_url}/namespaces/{ctx.settings.temporal_namespace}/workflows/"
+                f"{started.workflow_id})"
+            )
+        try:
+            result = await follow(started.handle, show=not ctx.json_output)
+        except SyncFailedError as error:
+            if ctx.json_output:
+                emit_json(
+                    {"workflow_id": started.workflow_id, "status": "failed", "error": str(error)}
+                )
+            fail(f"sync failed: {error}")
+        _print_result(ctx, started.workflow_id, result)
+
+    run_command(json_output, body)
+
+
+def _print_result(ctx: CommandContext, workflow_id: str, result: SyncResult) -> None:
+    if ctx.json_output:
+        emit_json({"workflow_id": workflow_id, **asdict(result)})
+        return
+    console.print(
+        f"[bold green]{result.status}[/]: {result.records_processed} records, "
+        f"{result.records_rejected} rejected (sync log #{result.sync_log_id})"
+    )
+
+
+def status(
+    credential: int = typer.Argument(..., help="Credential id."), json_output: bool = JSON
+) -> None:
+    """Live progress of a running sync, or the last result."""
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            info = await credentials.get_credential(connection, ctx.box, credential)
+            last = await reports.last_sync(connection, credential)
+        client = await ctx.temporal()
+        handle = await running_sync(client, credential)
+        live = await progress(handle) if handle is not None else None
+        schedule = await schedules.find(client, credential)
+        summary = schedules.summarize(credential, await schedule.describe()) if schedule else None
+        if ctx.json_output:
+            emit_json(
+                {
+                    "credential_id": credential,
+                    "enabled": info.sync_enabled and info.company_sync_enabled,
+                    "connection_status": info.connection_status,
+                    "running": asdict(live) if live else None,
+                    "last_sync": asdict(last) if last else None,
+                    "schedule": asdict(summary) if summary else None,
+                }
+            )
+            return
+        state = "enabled" if info.sync_enabled and info.company_sync_enabled else "DISABLED"
+        console.print(
+            f"credential {credential} — {info.company_name}, tenant {info.tenant_id} "
+            f"({info.environment}), {info.connection_status}, {state}"
+        )
+        if live is not None:
+            table(
+                f"running: {handle.id if handle else ''} (run {live.runs})",
+                [
+                    "stream",
+                    "pages",
+                    "records",
+                    "inserted",
+                    "updated",
+                    "rejected",
+                    "429 waits",
+                    "state",
+                ],
+                [
+                    (
+                        s.stream,
+                        s.pages,
+                        s.records,
+                        s.inserted,
+                        s.updated,
+                        s.rejected,
+                        s.rate_limit_waits,
+                        "done"
+                        if s.done
+                        else ("syncing" if s.stream == live.current_stream else "waiting"),
+                    )
+                    for s in live.streams
+                ],
+            )
+        elif last is not None:
+            console.print(
+                f"last sync #{last.id}: {last.status} ({last.sync_type}, {last.data_type}, "
+                f"{last.mode}) started {when(last.started_at)}, {last.records_processed} records"
+                + (f", error: {last.error_message}" if last.error_message else "")
+            )
+        else:
+            console.print("never synced")
+        if summary is not None:
+            nxt = when(summary.next_runs[0]) if summary.next_runs and not summary.paused else "-"
+            console.print(
+                f"schedule: {summary.spec}{' (paused)' if summary.paused else ''}; next run {nxt}"
+            )
+
+    run_command(json_output, body)
+
+
+def history(
+    credential: int | None = typer.Option(None, "--credential", help="Only this credential."),
+    limit: int = typer.Option(20, "--limit", min=1, max=10_000, help="How many runs."),
+    json_output: bool = JSON,
+) -> None:
+    """Past sync runs (servicetitan_sync_logs), newest first."""
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            if credential is not None:
+                await credentials.get_credential(connection, ctx.box, credential)
+            entries = await reports.sync_history(connection, credential_id=credential, limit=limit)
+        if ctx.json_output:
+            emit_json([{**asdict(e), "duration_seconds": e.duration_seconds} for e in entries])
+            return
+        table(
+            "Sync history",
+            [
+                "id",
+                "cred",
+                "trigger",
+                "data",
+                "mode",
+                "status",
+                "records",
+                "rejected",
+                "started",
+                "took",
+                "error",
+            ],
+            [
+                (
+                    e.id,
+                    e.credential_id,
+                    e.sync_type,
+                    e.data_type,
+                    e.mode,
+                    e.status,
+                    e.records_processed,
+                    e.records_rejected,
+                    when(e.started_at),
+                    f"{e.duration_seconds:.1f}s" if e.duration_seconds is not None else "running",
+                    (e.error_message or "")[:80],
+                )
+                for e in entries
+            ],
+        )
+
+    run_command(json_output, body)
+
+
+def rejects(
+    credential: int | None = typer.Option(None, "--credential", help="Only this credential."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many records."),
+    raw: bool = typer.Option(False, "--raw", help="Include each record's full raw JSON."),
+    json_output: bool = JSON,
+) -> None:
+    """Quarantined records with the reason each was rejected."""
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            entries = await reports.rejects(
+                connection, credential_id=credential, limit=limit, include_raw=raw
+            )
+        if ctx.json_output:
+            emit_json([asdict(e) for e in entries])
+            return
+        table(
+            "Rejected records",
+            ["id", "cred", "stream", "record id", "reason", "when", *(["raw"] if raw else [])],
+            [
+                (
+                    e.id,
+                    e.credential_id,
+                    e.stream,
+                    e.record_id or "?",
+                    e.reason,
+                    when(e.rejected_at),
+                    *([e.raw] if raw else []),
+                )
+                for e in entries
+            ],
+        )
+
+    run_command(json_output, body)
+
+
+def dashboard(json_output: bool = JSON) -> None:
+    """Every credential: connection, switch, last sync, records, next scheduled run."""
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            health = await reports.credential_health(connection)
+        client = await ctx.temporal()
+        summaries = {s.credential_id: s for s in await schedules.list_summaries(client)}
+        running = {h.credential_id for h in health if await running_sync(client, h.credential_id)}
+        rows: list[dict[str, Any]] = []
+        for h in health:
+            summary = summaries.get(h.credential_id)
+            next_run = (
+                summary.next_runs[0]
+                if summary and summary.next_runs and not summary.paused
+                else None
+            )
+            rows.append(
+                {
+                    **asdict(h),
+                    "running": h.credential_id in running,
+                    "schedule": summary.spec if summary else None,
+                    "schedule_paused": summary.paused if summary else None,
+                    "next_run": next_run,
+                }
+            )
+        if ctx.json_output:
+            emit_json(rows)
+            return
+        table(
+            "ServiceTitan sync dashboard",
+            [
+                "cred",
+                "company",
+                "tenant",
+                "env",
+                "connection",
+                "enabled",
+                "last sync",
+                "when",
+                "records",
+                "next run",
+            ],
+            [
+                (
+                    r["credential_id"],
+                    r["company_name"],
+                    r["tenant_id"],
+                    r["environment"],
+                    r["connection_status"],
+                    "yes" if r["enabled"] else "NO",
+                    "running" if r["running"] else (r["last_sync_status"] or "never"),
+                    when(r["last_sync_started_at"]),
+                    r["last_sync_records"] if r["last_sync_records"] is not None else "",
+                    "paused"
+                    if r["schedule_paused"]
+                    else (when(r["next_run"]) if r["next_run"] else "-"),
+                )
+                for r in rows
+            ],
+        )
+
+    run_command(json_output, body)
+
+
+def alerts(json_output: bool = JSON) -> None:
+    """Credentials whose last success is too old or that failed several times in a row."""
+
+    async def body(ctx: CommandContext) -> None:
+        async with ctx.transaction() as connection:
+            health = await reports.credential_health(connection)
+        client = await ctx.temporal()
+        found = reports.evaluate_alerts(
+            health,
+            stale_after=await stale_thresholds(client, ctx),
+            consecutive_failures=ctx.settings.alert_consecutive_failures,
+            default_stale_after=_default_threshold(ctx),
+        )
+        if ctx.json_output:
+            emit_json([asdict(a) for a in found])
+        elif not found:
+            console.print(f"no alerts ({len(health)} credentials checked)")
+        else:
+            table(
+                "Alerts",
+                ["cred", "company", "kind", "detail"],
+                [(a.credential_id, a.company_name, a.kind, a.detail) for a in found],
+            )
+        if found:
+            raise typer.Exit(3)
+
+    run_command(json_output, body)
+
+
+def _default_threshold(ctx: CommandContext) -> timedelta:
+    configured = ctx.settings.alert_stale_after_seconds
+    return timedelta(seconds=configured) if configured else reports.DEFAULT_STALE_AFTER
+
+
+async def stale_thresholds(client: Any, ctx: CommandContext) -> dict[int, timedelta]:
+    """Per credential: the configured threshold, or twice its schedule's interval."""
+    if ctx.settings.alert_stale_after_seconds:
+        return {}
+    return {
+        s.credential_id: timedelta(seconds=2 * s.interval_seconds)
+        for s in await schedules.list_summaries(client)
+        if s.interval_seconds
+    }
