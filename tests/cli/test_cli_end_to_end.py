@@ -158,7 +158,7 @@ async def test_operator_journey(
         missing = cli.run("credentials", "show", cid, expect=1)
         assert missing.stderr.strip() == f"error: no credential with id {cid}"
 
-    for output in cli.outputs + [worker.logs()]:
+    for output in [*cli.outputs, worker.logs()]:
         assert SECRET not in output
 
 
