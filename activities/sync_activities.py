@@ -49,6 +49,7 @@ from db.record_writer import (
     UpsertCounts,
     invoice_table,
     member_table,
+    refresh_statistics,
     upsert_contacts,
     upsert_records,
 )
@@ -89,12 +90,6 @@ class SyncActivities:
 
     @activity.defn(name=ActivityName.START_RUN)
     async def start_run(self, input: StartRunInput) -> RunContext:
-        if not self.deps.settings.sync_enabled:
-            raise ApplicationError(
-                "syncs are switched off for every credential (SYNC_ENABLED=false)",
-                type=ErrorType.SYNC_DISABLED,
-                non_retryable=True,
-            )
         streams = STREAMS_FOR[input.data_type]
         async with self.deps.database.transaction() as connection:
             try:
@@ -103,6 +98,15 @@ class SyncActivities:
                 )
             except NotFoundError as error:
                 raise errors.from_lookup(error) from None
+            allowed, reason = await sync_runs.sync_allowed(
+                connection, input.credential_id, globally=self.deps.settings.sync_enabled
+            )
+            if not allowed:
+                raise ApplicationError(
+                    f"sync of credential {input.credential_id} refused: {reason}",
+                    type=ErrorType.SYNC_DISABLED,
+                    non_retryable=True,
+                )
             started = await sync_runs.start_run(
                 connection,
                 credential,
@@ -284,6 +288,11 @@ class SyncActivities:
             )
             mapped = await self._map(page.stream, records, context)
             beat.update(phase="writing", rows=mapped.mapped, rejects=mapped.rejected)
+            if page.stream != "invoices":  # their writes look contacts up: plans need stats
+                async with self.deps.database.transaction() as connection:
+                    raw = await connection.get_raw_connection()
+                    assert raw.driver_connection is not None
+                    await refresh_statistics(raw.driver_connection)
             async with self.deps.database.transaction() as connection:
                 locked = await sync_runs.load_page(connection, ref.page_id, lock=True)
                 if locked is None:

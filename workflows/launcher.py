@@ -13,10 +13,14 @@ cut a sync in half).
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ApplicationError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import LaunchInput, LaunchResult, SyncInput, SyncResult
+    from activities.contracts import ErrorType, LaunchInput, LaunchResult, SyncInput, SyncResult
     from workflows.sync import SyncWorkflow, workflow_id_for
 
 
@@ -41,7 +45,13 @@ class ScheduledSyncWorkflow:
             )
         except WorkflowAlreadyStartedError:
             return LaunchResult(False, sync_id, "skipped: a sync of this credential is running")
-        result: SyncResult = await handle
+        try:
+            result: SyncResult = await handle
+        except ChildWorkflowError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.SYNC_DISABLED:
+                return LaunchResult(False, sync_id, f"skipped: {cause.message}")
+            raise
         return LaunchResult(
             True,
             sync_id,
