@@ -25,6 +25,7 @@ HEARTBEAT_INTERVAL_SECONDS = 10.0
 # Six missed beats: long enough for a slow start-up or a GC pause, short enough that an
 # orchestrator replaces a wedged worker within about a minute.
 STALE_AFTER_SECONDS = 60.0
+NOT_RUNNING_POLL_SECONDS = 0.2
 
 
 class PollingWorker(Protocol):
@@ -69,7 +70,11 @@ async def liveness_heartbeat(
         while True:
             if worker.is_running and not worker.is_shutdown:
                 path.touch()
-            await asyncio.sleep(interval)
+                await asyncio.sleep(interval)
+            else:
+                # Not polling (yet): look again soon, so the first beat follows start-up
+                # closely instead of a whole interval later.
+                await asyncio.sleep(min(interval, NOT_RUNNING_POLL_SECONDS))
 
     task = asyncio.create_task(beat(), name="liveness-heartbeat")
     try:

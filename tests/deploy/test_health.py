@@ -22,6 +22,16 @@ class FakeWorker:
     is_shutdown: bool = False
 
 
+async def test_first_beat_follows_start_up_not_a_whole_interval_later(tmp_path: Path) -> None:
+    worker = FakeWorker(is_running=False)  # `async with worker` has not started run() yet
+    async with liveness_heartbeat(worker, tmp_path, interval=30) as path:
+        await asyncio.sleep(0.05)
+        assert not path.exists()
+        worker.is_running = True
+        await asyncio.sleep(0.5)
+        assert path.exists()
+
+
 async def test_heartbeat_beats_only_while_the_worker_runs(tmp_path: Path) -> None:
     worker = FakeWorker()
     async with liveness_heartbeat(worker, tmp_path, interval=0.05) as path:
