@@ -8,7 +8,15 @@ from cli.admin_commands import db_app, embedded_app, keys_app
 from cli.company_commands import companies_app, credentials_app
 from cli.output import CliError, report_error
 from cli.schedule_commands import schedule_app
-from cli.sync_commands import alerts, dashboard, history, rejects, status, sync
+from cli.sync_commands import (
+    alerts,
+    dashboard,
+    history,
+    reconcile_command,
+    rejects,
+    status,
+    sync,
+)
 from core.process_exit import exit_code, exit_now
 
 app = typer.Typer(
@@ -27,6 +35,7 @@ app.command("history")(history)
 app.command("dashboard")(dashboard)
 app.command("rejects")(rejects)
 app.command("alerts")(alerts)
+app.command("reconcile")(reconcile_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(embedded_app, name="embedded")

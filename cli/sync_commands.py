@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import typer
@@ -14,8 +14,12 @@ from cli.output import console, emit_json, errors, fail, table, when
 from cli.progress import SyncFailedError, follow
 from cli.runner import run_command
 from db import credentials, reports
-from runtime import schedules
+from runtime import alerting, schedules
+from runtime.reconcile import ReconcileReport, reconcile
+from runtime.servicetitan import client_config
 from runtime.sync_control import progress, running_sync, start_sync, workers_polling
+from servicetitan.errors import ServiceTitanError
+from servicetitan.http import close_shared_http_client
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 DATA_TYPES = ("invoices", "customers", "both")
@@ -343,22 +347,18 @@ def dashboard(json_output: bool = JSON) -> None:
 
 
 def alerts(json_output: bool = JSON) -> None:
-    """Credentials whose last success is too old or that failed several times in a row."""
+    """Credentials whose last success is too old or that failed several times in a row.
+
+    Exits 3 when there is at least one alert, so cron jobs and monitors can act on it.
+    """
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            health = await reports.credential_health(connection)
-        client = await ctx.temporal()
-        found = reports.evaluate_alerts(
-            health,
-            stale_after=await stale_thresholds(client, ctx),
-            consecutive_failures=ctx.settings.alert_consecutive_failures,
-            default_stale_after=_default_threshold(ctx),
-        )
+        state = await alerting.current_state(ctx.database, await ctx.temporal(), ctx.settings)
+        found = state.alerts
         if ctx.json_output:
             emit_json([asdict(a) for a in found])
         elif not found:
-            console.print(f"no alerts ({len(health)} credentials checked)")
+            console.print(f"no alerts ({len(state.health)} credentials checked)")
         else:
             table(
                 "Alerts",
@@ -371,17 +371,69 @@ def alerts(json_output: bool = JSON) -> None:
     run_command(json_output, body)
 
 
-def _default_threshold(ctx: CommandContext) -> timedelta:
-    configured = ctx.settings.alert_stale_after_seconds
-    return timedelta(seconds=configured) if configured else reports.DEFAULT_STALE_AFTER
+def reconcile_command(
+    credential: int = typer.Argument(..., help="Credential id."),
+    data_type: str = typer.Option("both", "--data-type", help="invoices, customers or both."),
+    sample: int = typer.Option(200, "--sample", min=0, help="Records compared field by field."),
+    json_output: bool = JSON,
+) -> None:
+    """Compare ServiceTitan with the tables: counts, sums, ids, a field-by-field sample.
+
+    Read-only. Exits 0 when everything matches, 3 when there are differences (each explained
+    where the data allows), so monitors can run it.
+    """
+    if data_type not in DATA_TYPES:
+        fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")
+
+    async def body(ctx: CommandContext) -> None:
+        try:
+            report = await reconcile(
+                ctx.database,
+                ctx.box,
+                client_config(ctx.settings),
+                credential,
+                data_type=data_type,
+                sample=sample,
+            )
+        except ServiceTitanError as error:
+            fail(f"could not read ServiceTitan: {error}")
+        finally:
+            await close_shared_http_client()
+        if ctx.json_output:
+            emit_json(report.as_dict())
+        else:
+            _print_reconcile(report)
+        if not report.in_sync:
+            raise typer.Exit(3)
+
+    run_command(json_output, body)
 
 
-async def stale_thresholds(client: Any, ctx: CommandContext) -> dict[int, timedelta]:
-    """Per credential: the configured threshold, or twice its schedule's interval."""
-    if ctx.settings.alert_stale_after_seconds:
-        return {}
-    return {
-        s.credential_id: timedelta(seconds=2 * s.interval_seconds)
-        for s in await schedules.list_summaries(client)
-        if s.interval_seconds
-    }
+def _print_reconcile(report: ReconcileReport) -> None:
+    rows: list[tuple[str, str, object, object]] = []
+    for s in report.streams:
+        rows.append((s.stream, "records (all)", s.api_count_all, s.db_count_all))
+        rows.append((s.stream, "records (active)", s.api_count_active, s.db_count_active))
+        for name, sums in s.sums.items():
+            rows.append((s.stream, f"sum of {name}", sums["api"], sums["db"]))
+        rows.append(
+            (
+                s.stream,
+                "sampled field by field",
+                s.sample_size,
+                s.sample_size - len({m["id"] for m in s.sample_mismatches}),
+            )
+        )
+    table(
+        f"Reconciliation of credential {report.credential_id} (tenant {report.tenant_id})",
+        ["stream", "check", "ServiceTitan", "stored"],
+        rows,
+    )
+    for s in report.streams:
+        for line in s.explanations:
+            console.print(f"  {s.stream}: {line}")
+    for line in report.unexplained:
+        console.print(f"  [bold red]unexplained[/] {line}")
+    console.print(
+        "[bold green]in sync[/]" if report.in_sync else "[bold yellow]differences found[/]"
+    )

@@ -29,6 +29,7 @@ from core.settings import Settings
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from db import migrate
 from db.database import Database
+from runtime.alerting import export_gauges
 from runtime.demo import run_demo
 from runtime.servicetitan import client_config as sandbox_or_configured
 from servicetitan.config import ClientConfig
@@ -131,13 +132,19 @@ async def run_worker(
             extra: asyncio.Task[None] | None = (
                 asyncio.create_task(_logged(on_ready(client, infra))) if on_ready else None
             )
+            gauges = (
+                asyncio.create_task(_logged(export_gauges(runtime, database, client, settings)))
+                if runtime is not None
+                else None
+            )
             await stop.wait()
             log.info(
                 "shutting down: letting running activities finish",
                 grace_seconds=settings.worker_graceful_shutdown_seconds,
             )
-            if extra is not None and not extra.done():
-                extra.cancel()
+            for task in (extra, gauges):
+                if task is not None and not task.done():
+                    task.cancel()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

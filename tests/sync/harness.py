@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.contracts import SyncInput, SyncResult
+from core.crypto import SecretBox
 from core.settings import Settings, load_settings
 from db import credentials
 from db.database import Database
@@ -61,6 +62,11 @@ class SyncHarness:
     credential_ids: dict[int, int] = field(default_factory=dict)
     worker: Worker | None = None
 
+    @property
+    def worker_box(self) -> SecretBox:
+        """The key ring the worker uses (the test's CREDENTIAL_ENCRYPTION_KEYS)."""
+        return make_dependencies(self.settings, self.database, self.client_config, None).box
+
     async def add_tenant(self, tenant_id: int, *, secret: str | None = None) -> int:
         """A company and a credential for a sandbox tenant; returns the credential id."""
         spec = self.sandbox.config.tenant(tenant_id)
@@ -74,7 +80,7 @@ class SyncHarness:
             )
             credential = await credentials.add_credential(
                 connection,
-                make_dependencies(self.settings, self.database, self.client_config, None).box,
+                self.worker_box,
                 company_id=company,
                 tenant_id=str(tenant_id),
                 client_id=spec.client_id,

@@ -1,0 +1,1 @@
+from tests.sync.conftest import harness, sandbox  # noqa: F401  (the same fixtures)
