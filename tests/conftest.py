@@ -49,7 +49,7 @@ def postgres_server_url() -> Iterator[str]:
 
 def _admin(url: str, sql: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(sql)  # type: ignore[arg-type]
+        connection.execute(sql)
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,7 @@ class SyncHarness:
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url) as connection:
-            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return connection.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, *params: Any) -> Any:
         rows = self.rows(sql, *params)
