@@ -18,8 +18,10 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
-def _credential(conn: psycopg.Connection, company: int = 1, **overrides: object) -> None:
-    values = {
+def _credential(
+    conn: psycopg.Connection, company: int = 1, overrides: dict[str, object] | None = None
+) -> None:
+    values: dict[str, object] = {
         "company_id": company,
         "tenant_id": "1001",
         "client_id": "enc",
@@ -27,7 +29,7 @@ def _credential(conn: psycopg.Connection, company: int = 1, **overrides: object)
         "environment": "production",
         "connection_status": "pending",
     }
-    values.update(overrides)
+    values.update(overrides or {})
     columns = ", ".join(values)
     placeholders = ", ".join(["%s"] * len(values))
     conn.execute(
@@ -38,7 +40,7 @@ def _credential(conn: psycopg.Connection, company: int = 1, **overrides: object)
 
 def test_good_credential_row_is_accepted(conn: psycopg.Connection) -> None:
     _credential(conn)
-    _credential(conn, environment="integration")
+    _credential(conn, overrides={"environment": "integration"})
     assert conn.execute("SELECT count(*) FROM servicetitan_credentials").fetchone() == (2,)
 
 
@@ -55,7 +57,7 @@ def test_bad_credential_values_are_rejected(
     conn: psycopg.Connection, overrides: dict[str, object], constraint: str
 ) -> None:
     with pytest.raises(psycopg.errors.CheckViolation, match=constraint):
-        _credential(conn, **overrides)
+        _credential(conn, overrides=overrides)
 
 
 def test_second_credential_for_same_company_and_environment_is_rejected(
@@ -64,7 +66,7 @@ def test_second_credential_for_same_company_and_environment_is_rejected(
     _credential(conn)
     _credential(conn, company=2)  # another company may use the same environment
     with pytest.raises(psycopg.errors.UniqueViolation, match="company_id_environment"):
-        _credential(conn, tenant_id="2002")
+        _credential(conn, overrides={"tenant_id": "2002"})
 
 
 @pytest.mark.parametrize(
