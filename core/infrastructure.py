@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core.embedded.postgres import ensure_embedded_postgres
 from core.embedded.temporal import ensure_temporal_dev_server
 from core.logging import get_logger
-from core.settings import Settings
+from core.settings import ConfigurationError, Settings
 
 log = get_logger(__name__)
 
@@ -37,7 +37,13 @@ def resolve_database_url(settings: Settings) -> tuple[str, bool]:
     """(url, embedded?) — the configured DATABASE_URL or the embedded server's."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value(), False
-    embedded = ensure_embedded_postgres(settings.data_dir)
+    try:
+        embedded = ensure_embedded_postgres(settings.data_dir)
+    except ModuleNotFoundError:
+        raise ConfigurationError(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed here "
+            "(production images leave it out): set DATABASE_URL"
+        ) from None
     return embedded.url, True
 
 
@@ -45,9 +51,15 @@ def resolve_temporal(settings: Settings) -> tuple[str, str | None, bool]:
     """(address, ui url or None, embedded?)."""
     if settings.temporal_address is not None:
         return settings.temporal_address, None, False
-    embedded = ensure_temporal_dev_server(
-        settings.data_dir, settings.embedded_temporal_port, settings.embedded_temporal_ui_port
-    )
+    try:
+        embedded = ensure_temporal_dev_server(
+            settings.data_dir, settings.embedded_temporal_port, settings.embedded_temporal_ui_port
+        )
+    except FileNotFoundError:
+        raise ConfigurationError(
+            "TEMPORAL_ADDRESS is not set and the embedded Temporal server is not installed here "
+            "(production images leave it out): set TEMPORAL_ADDRESS"
+        ) from None
     return embedded.address, embedded.ui_url, True
 
 

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     temporal_tls: bool = Field(default=False, description="Connect to Temporal over TLS.")
     data_dir: Path = Field(
         default=PROJECT_ROOT / ".data",
-        description="Where embedded services keep their state and the development key.",
+        description="Where embedded services keep their state, the development key and the "
+        "worker's liveness heartbeat file.",
     )
     embedded_temporal_port: int = Field(
         default=7233, ge=1, le=65535, description="gRPC port of the embedded Temporal server."
