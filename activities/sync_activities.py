@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from activities import errors
+from activities import errors, staged_body
 from activities.contracts import (
     STREAMS_FOR,
     ActivityName,
@@ -213,6 +213,7 @@ class SyncActivities:
             estimated = await self._estimate(client, input) if input.estimate_total else None
             beat.update(phase="staging", records=page.record_count)
             cursor_out = page.continue_from or input.cursor
+            body = await staged_body.pack_async(page.raw)
             async with self.deps.database.transaction() as connection:
                 await _check_run(connection, input.credential_id, input.sync_log_id)
                 page_id = await sync_runs.stage_page(
@@ -224,7 +225,7 @@ class SyncActivities:
                     cursor_out=cursor_out,
                     has_more=page.has_more,
                     record_count=page.record_count,
-                    body=page.raw,
+                    body=body,
                 )
         return PageRef(
             page_id=page_id,
@@ -277,7 +278,8 @@ class SyncActivities:
                 return self._stored_result(page.result)
             if page.body is None:
                 raise _missing(ref)
-            records = ExportPage.from_raw(ExportStream(page.stream), page.body).records()
+            raw_body = await staged_body.unpack_async(page.body)
+            records = ExportPage.from_raw(ExportStream(page.stream), raw_body).records()
             beat.update(phase="mapping", records=len(records))
             context = RowContext(
                 company_id=credential.company_id,
