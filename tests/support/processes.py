@@ -51,7 +51,8 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> SandboxServer:
+    def start(self, ready_timeout: float = 60.0) -> SandboxServer:
+        """Start and wait for the port file (``--warm`` on big tenants needs a longer wait)."""
         port_file = self.workdir / f"sandbox-{os.getpid()}-{id(self)}.port"
         port_file.unlink(missing_ok=True)
         log = (self.workdir / "sandbox.log").open("ab")
@@ -82,7 +83,7 @@ class SandboxServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        _wait_for(port_file.exists, 60, "sandbox server", self.process)
+        _wait_for(port_file.exists, ready_timeout, "sandbox server", self.process)
         self.port = int(port_file.read_text().strip())
         return self
 
