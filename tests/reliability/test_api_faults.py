@@ -1,0 +1,319 @@
+"""API faults: long runs of 429s, 10% server errors and timeouts, truncated bodies, a token
+that expires every minute, and credentials revoked mid-sync.
+
+The worker runs in this process but reaches the sandbox over a real loopback socket
+(``serve_in_thread``), so read timeouts and dropped connections are real; the sandbox object
+is at hand for its fault knobs and counters. Each sync must land exactly the expected rows;
+where a fault cannot produce a complete page (429, 401, truncation) no page may be served
+twice at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import ErrorType
+from db.database import Database
+from sandbox import endpoints
+from sandbox.config import SandboxConfig, TenantSpec
+from sandbox.server import serve_in_thread
+from sandbox.state import Sandbox
+from tests.reliability.support import (
+    LogCapture,
+    ReliabilityReport,
+    Scenario,
+    SecretLedger,
+    Stopwatch,
+    duplicate_rows,
+    extra_fetches,
+    feed_records,
+    http_client_config,
+    http_sync_harness,
+    local_refetches,
+    record_issued_tokens,
+    tally_tenant,
+)
+from tests.sync.harness import SyncHarness
+
+pytestmark = pytest.mark.reliability
+
+TENANT = 4201
+CUSTOMERS, INVOICES, PAGE = 300, 700, 50
+READ_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def sandbox(secret_ledger: SecretLedger) -> Sandbox:
+    sandbox = Sandbox(
+        SandboxConfig(
+            tenants=[TenantSpec.make(TENANT, customers=CUSTOMERS, invoices=INVOICES)],
+            export_page_size=PAGE,
+        )
+    )
+    record_issued_tokens(sandbox, secret_ledger)
+    return sandbox
+
+
+@pytest.fixture
+def server(sandbox: Sandbox) -> Iterator[str]:
+    with serve_in_thread(sandbox) as running:
+        yield running.base_url
+
+
+@pytest.fixture
+async def harness(
+    sandbox: Sandbox,
+    server: str,
+    database: Database,
+    database_url: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    tmp_path: Path,
+    captured_logs: LogCapture,
+) -> AsyncIterator[SyncHarness]:
+    async with http_sync_harness(
+        sandbox=sandbox,
+        base_url=server,
+        database=database,
+        database_url=database_url,
+        client=temporal_client,
+        encryption_keys=encryption_keys,
+        tmp_path=tmp_path,
+        client_config=http_client_config(server, read_timeout_seconds=READ_TIMEOUT),
+    ) as running:
+        yield running
+
+
+def _check_exact(harness: SyncHarness, scenario: Scenario) -> Scenario:
+    """Fill in the figures, then assert the rows are exactly the sandbox's."""
+    tally = tally_tenant(harness.database_url, harness.sandbox, TENANT)
+    scenario.records = feed_records(harness.sandbox, TENANT)
+    scenario.expected_rows, scenario.found_rows = tally.expected, tally.found
+    scenario.duplicates = duplicate_rows(harness.database_url)
+    scenario.refetched = extra_fetches(local_refetches(harness.sandbox))
+    assert not tally.mismatched, tally.mismatched
+    assert tally.found == tally.expected == scenario.records
+    assert scenario.duplicates == 0
+    assert harness.rows("SELECT status FROM servicetitan_sync_logs") == [("completed",)]
+    return scenario
+
+
+async def _wait_for_pages(sandbox: Sandbox, pages: int, deadline: float = 60) -> None:
+    started = time.monotonic()
+    while sandbox.counters.pages_served.total() < pages:
+        if time.monotonic() - started > deadline:
+            raise TimeoutError(f"fewer than {pages} pages served after {deadline}s")
+        await asyncio.sleep(0.01)
+
+
+async def test_long_runs_of_429s_are_waited_out(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    """Two storms of 429s (8 s at the start, 6 s mid-invoices): every request is refused, the
+    sync waits them out at the pace of Retry-After, and completes exactly."""
+    watch = Stopwatch()
+    sandbox = harness.sandbox
+    credential = await harness.add_tenant(TENANT)
+    sandbox.force_429(seconds=8, retry_after=1)
+    handle = await harness.start(credential)
+    await _wait_for_pages(sandbox, 20)
+    sandbox.force_429(seconds=6, retry_after=1)
+    result = await handle.result()
+    scenario = _check_exact(
+        harness, Scenario("api: two 429 storms (8 s + 6 s)", seconds=watch.seconds)
+    )
+    throttled = sandbox.counters.rate_limited
+    scenario.injected = f"{throttled}×429 over 14 s"
+    waits = sum(s.rate_limit_waits for s in result.streams)
+    scenario.note = f"{waits} rate-limit waits recorded; finished {watch.seconds:.0f}s"
+    report.add(scenario)
+    assert result.status == "completed"
+    assert throttled >= 10
+    # A 429 is no page: none was served twice.
+    assert scenario.refetched == 0
+    # Retry-After paces the retries (no exponential backoff after a storm): storms + sync.
+    assert watch.seconds < 14 + 25
+
+
+async def test_ten_percent_server_errors_and_timeouts(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    watch = Stopwatch()
+    sandbox = harness.sandbox
+    credential = await harness.add_tenant(TENANT)
+    sandbox.set_faults(
+        error_rate=0.06,
+        timeout_rate=0.04,
+        timeout_seconds=READ_TIMEOUT + 2,
+        endpoints=list(endpoints.ALL),  # the token endpoint too
+    )
+    result = await harness.sync(credential)
+    faults = sandbox.counters.faults
+    errors = sum(n for kind, n in faults.items() if kind.startswith("error_"))
+    scenario = _check_exact(
+        harness,
+        Scenario(
+            "api: 6% 5xx + 4% timeouts",
+            injected=f"{errors}×5xx, {faults['timeout']}×timeout",
+            seconds=watch.seconds,
+        ),
+    )
+    report.add(scenario)
+    assert result.status == "completed"
+    assert errors >= 2 and faults["timeout"] >= 1, faults
+    # A timed-out request is still answered by the sandbox later (counted as served): at most
+    # one extra fetch per timeout; a 5xx never counts as served.
+    assert scenario.refetched <= faults["timeout"]
+
+
+async def test_truncated_bodies_are_fetched_again_never_applied(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    """15% of responses stop halfway: first as a complete HTTP 200 whose JSON is cut, then
+    (from the invoices on) as a connection dropped mid-body."""
+    watch = Stopwatch()
+    sandbox = harness.sandbox
+    credential = await harness.add_tenant(TENANT)
+    sandbox.set_faults(truncate_rate=0.15, truncate_mode="json")
+    handle = await harness.start(credential)
+    await _wait_for_pages(sandbox, 14)
+    sandbox.set_faults(truncate_rate=0.15, truncate_mode="close")
+    result = await handle.result()
+    faults = sandbox.counters.faults
+    scenario = _check_exact(
+        harness,
+        Scenario(
+            "api: 15% truncated bodies",
+            injected=f"{faults['truncate_json']}× cut JSON, {faults['truncate_close']}× dropped",
+            seconds=watch.seconds,
+        ),
+    )
+    report.add(scenario)
+    assert result.status == "completed"
+    assert faults["truncate_json"] >= 1 and faults["truncate_close"] >= 1, faults
+    assert scenario.refetched == 0  # a truncated page is not a served page
+
+
+async def test_a_token_that_expires_every_minute(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    """Tokens live 60 s and the sandbox's clock jumps 61 s every half second: every token dies
+    under the worker while it syncs, which must cost a 401 and one new token, no page."""
+    watch = Stopwatch()
+    sandbox = harness.sandbox
+    credential = await harness.add_tenant(TENANT)
+    sandbox.set_faults(token_ttl_seconds=60, latency_seconds=0.02)
+    handle = await harness.start(credential)
+    minutes = 0
+    while not await _done(handle):
+        await asyncio.sleep(0.5)
+        sandbox.advance_time(61)
+        minutes += 1
+    result = await handle.result()
+    counters = sandbox.counters
+    scenario = _check_exact(
+        harness,
+        Scenario(
+            "api: token expires every minute",
+            injected=f"{minutes} token lifetimes, {counters.auth_failures['expired_token']}×401",
+            seconds=watch.seconds,
+            note=f"{counters.tokens_issued} tokens issued for {minutes} expiries",
+        ),
+    )
+    report.add(scenario)
+    assert result.status == "completed"
+    assert minutes >= 3
+    assert counters.auth_failures["expired_token"] >= 1
+    assert counters.tokens_issued >= 2
+    # One new token per expiry at most (plus the first): the token endpoint is not hammered.
+    assert counters.tokens_issued <= minutes + 2, (counters.tokens_issued, minutes)
+    assert scenario.refetched == 0  # a 401 is no page
+
+
+async def _done(handle: Any) -> bool:
+    description = await handle.describe()
+    return description.status is not None and description.status.name != "RUNNING"
+
+
+def _feed_ids(sandbox: Sandbox, kind: str, pages: int) -> set[int]:
+    """Ids of the first ``pages`` export pages of a feed (the sandbox's own paging)."""
+    ids: set[int] = set()
+    cursor = None
+    for _ in range(pages):
+        page = sandbox.export_page(TENANT, kind, cursor)  # type: ignore[arg-type]
+        body = orjson.loads(page.body)
+        ids.update(record["id"] for record in body["data"])
+        cursor = body["continueFrom"]
+    return ids
+
+
+async def test_credentials_revoked_mid_sync_fail_fast_and_leave_whole_pages(
+    harness: SyncHarness, report: ReliabilityReport
+) -> None:
+    """Revoked in the middle of the invoices, with 5% server errors around: the run fails
+    within seconds with one readable line, the credential is marked, and the tables hold
+    exactly the pages applied before — whole pages, nothing of the page in flight."""
+    watch = Stopwatch()
+    sandbox = harness.sandbox
+    spec = sandbox.config.tenant(TENANT)
+    credential = await harness.add_tenant(TENANT)
+    sandbox.set_faults(error_rate=0.05, latency_seconds=0.03)
+    handle = await harness.start(credential)
+    contact_pages = math.ceil(sum(1 for _ in sandbox.contacts(TENANT)) / PAGE)
+    customer_pages = math.ceil(CUSTOMERS / PAGE)
+    await _wait_for_pages(sandbox, customer_pages + contact_pages + 4)
+    sandbox.revoke(spec.client_id)
+    sandbox.expire_tokens(spec.client_id)
+    revoked_at = time.monotonic()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    seconds_to_fail = time.monotonic() - revoked_at
+
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ErrorType.CREDENTIALS_REJECTED
+    message = cause.message
+    assert message and "\n" not in message and len(message) < 300, message
+    assert "invalid_client" in message or "rejected" in message.lower(), message
+    assert seconds_to_fail < 15, seconds_to_fail
+    assert harness.rows("SELECT status, error_message FROM servicetitan_sync_logs") == [
+        ("failed", message)
+    ]
+    assert harness.rows("SELECT connection_status FROM servicetitan_credentials") == [("error",)]
+
+    # Whole pages only: each table holds exactly the records of the pages its cursor covers.
+    state = dict(harness.rows("SELECT stream, pages_applied FROM servicetitan_sync_state"))
+    assert state.get("invoices", 0) >= 1, state
+    expected_rows = found_rows = 0
+    for stream, kind, sql in (
+        ("customers", "customers", "SELECT customer_id::bigint FROM members_stream"),
+        ("customer_contacts", "contacts", "SELECT contact_id FROM servicetitan_customer_contacts"),
+        ("invoices", "invoices", "SELECT invoice_number::bigint FROM invoices_stream"),
+    ):
+        expected = _feed_ids(sandbox, kind, state.get(stream, 0))
+        stored = {row[0] for row in harness.rows(sql)}
+        assert stored == expected, (stream, len(stored), len(expected))
+        expected_rows += len(expected)
+        found_rows += len(stored)
+    report.add(
+        Scenario(
+            "api: credentials revoked mid-sync",
+            records=feed_records(sandbox, TENANT),
+            injected="revoked + 5% 5xx",
+            expected_rows=expected_rows,
+            found_rows=found_rows,
+            duplicates=duplicate_rows(harness.database_url),
+            refetched=extra_fetches(local_refetches(sandbox)),
+            seconds=watch.seconds,
+            note=f"failed {seconds_to_fail:.1f}s after the revocation: {message[:70]}",
+        )
+    )
