@@ -1,0 +1,106 @@
+"""What a run measures: tenant sizes, page size, latency, for the full run and the quick one.
+
+The full run follows issue 8 (a large tenant of 100k invoices + 50k customers and their
+contacts; memory at about 100k and 1M records; 1, 4 and 16 credentials at once; 300 ms of API
+latency). The quick run exercises every scenario on small tenants with small pages, so CI can
+run it in well under two minutes and a broken scenario shows up as a failure, not a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A sandbox tenant: ``tenant_id:customers:invoices`` (contacts follow the customers)."""
+
+    tenant_id: int
+    customers: int
+    invoices: int
+
+    @property
+    def spec(self) -> str:
+        return f"{self.tenant_id}:{self.customers}:{self.invoices}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    page_size: int
+    large: Tenant
+    """The end-to-end tenant; the limit and the dlt peer read the same feeds."""
+    memory: tuple[Tenant, Tenant]
+    """About 100k and 1M records (quick: 10x apart as well)."""
+    scaling_tenant: tuple[int, int]
+    """(customers, invoices) of each tenant in the 1/4/16-credential rounds."""
+    concurrency: tuple[int, ...]
+    latency_tenant: Tenant
+    latency_seconds: float
+    resume_tenant: tuple[int, int]
+    """(customers, invoices) of the two resume tenants (one clean sync, one killed)."""
+    resume_kill_fraction: float
+    """SIGKILL the worker when this fraction of the clean sync's pages are applied."""
+    incremental_fraction: float
+    verify_rows_up_to: int
+    """Compare rows field by field with the sandbox's ground truth up to this many records;
+    above it (the 1M memory run) compare counts only."""
+    sandbox_cache_mb: int
+    sync_timeout_seconds: float
+
+    def scaling_tenants(self) -> dict[int, list[Tenant]]:
+        customers, invoices = self.scaling_tenant
+        rounds: dict[int, list[Tenant]] = {}
+        next_id = 3201
+        for count in self.concurrency:
+            rounds[count] = [Tenant(next_id + i, customers, invoices) for i in range(count)]
+            next_id += count
+        return rounds
+
+    def resume_tenants(self) -> tuple[Tenant, Tenant]:
+        customers, invoices = self.resume_tenant
+        return Tenant(3401, customers, invoices), Tenant(3402, customers, invoices)
+
+    def tenants(self) -> list[Tenant]:
+        every = [self.large, *self.memory, self.latency_tenant, *self.resume_tenants()]
+        for group in self.scaling_tenants().values():
+            every.extend(group)
+        return every
+
+
+FULL = Plan(
+    name="full",
+    page_size=1000,
+    large=Tenant(3001, customers=50_000, invoices=100_000),
+    # ~1.55 contacts per customer: 16k customers + 60k invoices + ~25k contacts ~= 100k records.
+    memory=(Tenant(3101, 16_000, 60_000), Tenant(3102, 160_000, 600_000)),
+    scaling_tenant=(2_000, 6_000),
+    concurrency=(1, 4, 16),
+    latency_tenant=Tenant(3301, customers=4_000, invoices=10_000),
+    latency_seconds=0.3,
+    resume_tenant=(8_000, 20_000),
+    resume_kill_fraction=0.5,
+    incremental_fraction=0.01,
+    verify_rows_up_to=300_000,
+    sandbox_cache_mb=4096,
+    sync_timeout_seconds=1800,
+)
+
+QUICK = Plan(
+    name="quick",
+    page_size=200,
+    large=Tenant(3001, customers=1_000, invoices=2_500),
+    memory=(Tenant(3101, 200, 600), Tenant(3102, 2_000, 6_000)),
+    scaling_tenant=(100, 300),
+    concurrency=(1, 4, 16),
+    latency_tenant=Tenant(3301, customers=200, invoices=800),
+    latency_seconds=0.1,
+    resume_tenant=(400, 1_200),
+    resume_kill_fraction=0.5,
+    incremental_fraction=0.01,
+    verify_rows_up_to=300_000,
+    sandbox_cache_mb=256,
+    sync_timeout_seconds=120,
+)
+
+PLANS = {"full": FULL, "quick": QUICK}

@@ -1,0 +1,105 @@
+"""Throughput with 1, 4 and 16 credentials syncing at once, and under API latency.
+
+One worker process (the product's default of 32 concurrent activities) and one database for
+the scenario; every credential is a tenant of its own with the same size, all started at once.
+The figure is the aggregate: all records over the wall time until the last sync finished.
+
+Latency: the sandbox delays every API response of one tenant by ``latency_seconds`` (300 ms in
+the full run). Export pages must be fetched one after the other (each needs the previous
+page's ``continueFrom``), so ``pages x latency`` is a lower bound for the sync; the closer the
+sync gets to it, the better fetching page N+1 hides applying page N.
+"""
+
+from __future__ import annotations
+
+from bench.context import BenchContext, Row
+from bench.measure import check_rows
+from bench.sandbox import reset_counters, served
+from bench.syncs import onboard, sync, sync_all
+
+
+async def run(ctx: BenchContext) -> None:
+    rounds = ctx.plan.scaling_tenants()
+    latency_tenant = ctx.plan.latency_tenant
+    every = [t for group in rounds.values() for t in group] + [latency_tenant]
+    url = ctx.databases.fresh("scaling")
+    credentials = await onboard(url, ctx.keys, every)
+    worker = ctx.worker("scaling", url)
+    timeout = ctx.plan.sync_timeout_seconds
+    try:
+        rates: dict[int, float] = {}
+        details: dict[str, object] = {}
+        for count, tenants in rounds.items():
+            reset_counters(ctx.sandbox)
+            with ctx.cpu.measure(worker=worker.pid) as cpu:
+                seconds, runs = await sync_all(
+                    ctx.temporal.client,
+                    [credentials[t.tenant_id] for t in tenants],
+                    worker.task_queue,
+                    limit_seconds=timeout,
+                )
+            records = sum(r.records for r in runs)
+            rates[count] = records / seconds
+            details[f"{count}_credentials"] = {
+                "seconds": round(seconds, 3),
+                "records": records,
+                "per_sync_seconds": [round(r.seconds, 2) for r in runs],
+                "cpu_seconds": cpu,
+            }
+            for tenant in tenants:
+                check_rows(ctx, url, tenant, f"scaling {count}x tenant {tenant.tenant_id}")
+        for count, rate in rates.items():
+            ctx.results.add(
+                Row(
+                    "scaling",
+                    f"{count} credential{'s' if count > 1 else ''} at once",
+                    round(rate),
+                    "records/s",
+                    baseline=round(rates[min(rates)]),
+                    baseline_label="1 credential",
+                    ratio=round(rate / rates[min(rates)], 3),
+                    ratio_label="vs 1 credential",
+                    note=f"aggregate, {details[f'{count}_credentials']['records']:,} records",  # type: ignore[index]
+                )
+            )
+
+        latency = ctx.plan.latency_seconds
+        ctx.sandbox.admin(
+            "POST", "faults", {"latency_seconds": latency, "tenant_id": latency_tenant.tenant_id}
+        )
+        try:
+            reset_counters(ctx.sandbox)
+            delayed = await sync(
+                ctx.temporal.client,
+                credentials[latency_tenant.tenant_id],
+                worker.task_queue,
+                limit_seconds=timeout,
+            )
+            pages = served(ctx.sandbox, latency_tenant.tenant_id).pages
+        finally:
+            ctx.sandbox.admin("POST", "faults/reset")
+        check_rows(ctx, url, latency_tenant, "latency")
+        bound = pages * latency
+        ctx.results.add(
+            Row(
+                "scaling",
+                f"{latency * 1000:.0f} ms API latency: sync seconds",
+                round(delayed.seconds, 2),
+                "s",
+                baseline=round(bound, 2),
+                baseline_label=f"{pages} pages x {latency * 1000:.0f} ms",
+                ratio=round(bound / delayed.seconds, 3),
+                ratio_label="bound / actual",
+                note=f"{delayed.records:,} records; 1.0 = page fetches back to back",
+            )
+        )
+        details["latency"] = {
+            "latency_seconds": latency,
+            "pages": pages,
+            "seconds": round(delayed.seconds, 3),
+            "bound_seconds": round(bound, 3),
+            "records": delayed.records,
+        }
+        ctx.results.details["scaling"] = details
+    finally:
+        worker.stop()

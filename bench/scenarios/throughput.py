@@ -1,0 +1,125 @@
+"""End-to-end throughput of a full sync of the large tenant, next to the limit and dlt.
+
+Order: limit, ours, dlt, limit again. The limit runs twice, before and after, and the mean is
+the baseline, so a slow spell of the (shared, noisy) machine during one of them moves the ratio
+less. All three read the same export feeds of the same tenant from the same warmed sandbox into
+the same PostgreSQL server. The database of our sync is kept for the incremental scenario.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+
+from bench.context import BenchContext, Row
+from bench.dlt_peer import run_dlt
+from bench.limit import LimitRun, run_limit
+from bench.measure import check_rows, measured_sync
+from bench.syncs import onboard
+from bench.verify import BenchFailure
+
+# Handed to the incremental scenario.
+E2E_DATABASE = "e2e_database_url"
+E2E_WORKER = "e2e_worker"
+E2E_CREDENTIAL = "e2e_credential"
+E2E_FULL_SYNC = "e2e_full_sync"
+
+
+async def run(ctx: BenchContext) -> None:
+    tenant = ctx.plan.large
+    limits: list[LimitRun] = []
+    limit_url = ctx.databases.fresh("limit")
+    limits.append(run_limit(ctx.sandbox, tenant.tenant_id, limit_url))
+
+    url = ctx.databases.fresh("e2e")
+    credentials = await onboard(url, ctx.keys, [tenant])
+    worker = ctx.worker("e2e", url)
+    ours = await measured_sync(ctx, worker, credentials[tenant.tenant_id], tenant)
+    check_rows(ctx, url, tenant, "e2e full sync")
+    ctx.handoff.update(
+        {
+            E2E_DATABASE: url,
+            E2E_WORKER: worker,
+            E2E_CREDENTIAL: credentials[tenant.tenant_id],
+            E2E_FULL_SYNC: ours,
+        }
+    )
+
+    dlt = run_dlt(
+        sandbox_url=ctx.sandbox.url,
+        tenant_id=tenant.tenant_id,
+        database_url=ctx.databases.fresh("dlt"),
+        workdir=ctx.workdir / "dlt",
+        timeout=ctx.plan.sync_timeout_seconds,
+    )
+    if dlt.total != ours.run.records:
+        ctx.results.details["dlt_record_mismatch"] = {"dlt": dlt.records, "ours": ours.run.records}
+    limits.append(run_limit(ctx.sandbox, tenant.tenant_id, ctx.databases.fresh("limit2")))
+    for limit in limits:
+        if limit.records != ours.run.records:
+            raise BenchFailure(
+                f"the limit read {limit.records} records, our sync {ours.run.records}"
+            )
+
+    limit_rate = mean(run.records / run.seconds for run in limits)
+    dlt_rate = dlt.total / dlt.seconds
+    ours_rate = ours.records_per_second
+    size = f"{tenant.invoices:,} invoices + {tenant.customers:,} customers + contacts"
+    ctx.results.add(
+        Row(
+            "throughput",
+            "limit: httpx + COPY raw jsonb",
+            round(limit_rate),
+            "records/s",
+            note=f"mean of 2 runs ({', '.join(f'{r.records / r.seconds:,.0f}' for r in limits)})",
+        )
+    )
+    ctx.results.add(
+        Row(
+            "throughput",
+            "ours: full sync, worker + Temporal",
+            round(ours_rate),
+            "records/s",
+            baseline=round(limit_rate),
+            baseline_label="limit",
+            ratio=round(ours_rate / limit_rate, 3),
+            ratio_label="ours / limit",
+            note=f"{ours.run.records:,} records ({size}), {ours.run.pages} pages, "
+            f"{ours.run.seconds:.1f}s",
+        )
+    )
+    ctx.results.add(
+        Row(
+            "throughput",
+            "dlt rest_api -> postgres",
+            round(dlt_rate),
+            "records/s",
+            baseline=round(dlt_rate),
+            baseline_label="dlt",
+            ratio=round(ours_rate / dlt_rate, 3),
+            ratio_label="ours / dlt",
+            note=f"{dlt.total:,} records in {dlt.seconds:.1f}s",
+        )
+    )
+    cpu = ours.cpu
+    ctx.results.add(
+        Row(
+            "throughput",
+            "ours: CPU seconds by process",
+            round(sum(cpu.values()), 2),
+            "cpu-s",
+            note=", ".join(f"{name} {value:.1f}" for name, value in cpu.items()),
+        )
+    )
+    ctx.results.details["throughput"] = {
+        "limit": [
+            {
+                "seconds": round(r.seconds, 3),
+                "records": r.records,
+                "pages": r.pages,
+                "fetch_seconds": round(r.fetch_seconds, 3),
+            }
+            for r in limits
+        ],
+        "ours": ours.as_dict(),
+        "dlt": {"seconds": round(dlt.seconds, 3), "records": dlt.records},
+    }
