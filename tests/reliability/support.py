@@ -11,6 +11,9 @@ import asyncio
 import base64
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -24,7 +27,7 @@ import httpx
 import orjson
 import psycopg
 import structlog
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from core.crypto import KeyRing, SecretBox
 from core.settings import Settings, load_settings
@@ -35,7 +38,7 @@ from runtime.worker import build_worker, make_dependencies
 from sandbox.config import TenantSpec
 from sandbox.state import Sandbox
 from servicetitan.config import ClientConfig, EnvironmentUrls
-from tests.support.processes import SandboxServer
+from tests.support.processes import ROOT, SandboxServer
 from tests.sync.harness import (
     APP_KEY,
     SyncHarness,
@@ -258,14 +261,21 @@ def _payload_texts(node: Any, out: list[str]) -> None:
         out.append(node)
 
 
+async def history_text(handle: WorkflowHandle[Any, Any]) -> tuple[str, str]:
+    """A workflow run's history as JSON text, and its strings with payloads decoded."""
+    history = await handle.fetch_history()
+    raw = history.to_json()
+    texts: list[str] = []
+    _payload_texts(json.loads(raw), texts)
+    return raw, "\n".join(texts)
+
+
 async def workflow_histories(client: Client) -> AsyncIterator[tuple[str, str]]:
     """(workflow id/run id, text) of every execution on the server, payloads decoded."""
     async for execution in client.list_workflows():
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        history = await handle.fetch_history()
-        texts: list[str] = []
-        _payload_texts(json.loads(history.to_json()), texts)
-        yield f"{execution.id}/{execution.run_id}", "\n".join(texts)
+        raw, decoded = await history_text(handle)
+        yield f"{execution.id}/{execution.run_id}", f"{raw}\n{decoded}"
 
 
 class LogCapture:
@@ -587,6 +597,30 @@ async def http_sync_harness(
     finally:
         await worker_http.aclose()
         await http.aclose()
+
+
+def run_cli(
+    args: list[str],
+    env: dict[str, str],
+    ledger: SecretLedger,
+    *,
+    stdin: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``python starter.py …`` as an operator runs it; its output goes to the secret ledger."""
+    result = subprocess.run(
+        [sys.executable, "starter.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env, "NO_COLOR": "1", "COLUMNS": "200"},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    place = f"output of starter.py {' '.join(args[:2])}"
+    ledger.check_text(result.stdout + "\n" + result.stderr, place, kind="cli output")
+    return result
 
 
 class Stopwatch:
