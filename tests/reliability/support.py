@@ -28,7 +28,9 @@ import orjson
 import psycopg
 import structlog
 from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.sync_activities import SyncActivities
 from core.crypto import KeyRing, SecretBox
 from core.settings import Settings, load_settings
 from db import credentials
@@ -48,6 +50,7 @@ from tests.sync.harness import (
     stored_invoices,
     stored_members,
 )
+from workflows import WORKFLOWS
 
 EXPORT_ENDPOINTS = frozenset({"export_invoices", "export_customers", "export_contacts"})
 
@@ -157,6 +160,7 @@ class SecretLedger:
             SANDBOX_SECRET_PREFIX: "a sandbox client secret",
         }
         self.files: dict[Path, str] = {}
+        self._file_sizes: dict[Path, int] = {}
         self.findings: list[str] = []
         self.scanned: Counter[str] = Counter()
 
@@ -182,10 +186,14 @@ class SecretLedger:
         self.files[path] = place
 
     def check_files(self) -> list[str]:
+        """Scan the registered log files that are new or grew since they were last scanned."""
         found: list[str] = []
         for path, place in self.files.items():
-            if path.exists():
-                found += self.check_text(path.read_text(errors="replace"), place, kind="log file")
+            size = path.stat().st_size if path.exists() else -1
+            if size < 0 or self._file_sizes.get(path) == size:
+                continue
+            self._file_sizes[path] = size
+            found += self.check_text(path.read_text(errors="replace"), place, kind="log file")
         return found
 
     def check_database(self, url: str, place: str) -> list[str]:
@@ -559,9 +567,14 @@ async def http_sync_harness(
     encryption_keys: str,
     tmp_path: Path,
     client_config: ClientConfig | None = None,
+    unsandboxed: bool = False,
     **settings_overrides: Any,
 ) -> AsyncIterator[SyncHarness]:
-    """``tests.sync.harness.sync_harness``, but over a real socket to ``serve_in_thread``."""
+    """``tests.sync.harness.sync_harness``, but over a real socket to ``serve_in_thread``.
+
+    ``unsandboxed`` runs the workflow code without Temporal's sandbox, so a test can patch
+    module constants of ``workflows.sync`` (e.g. shrink a retry policy) for its duration.
+    """
     task_queue = f"reliability-{uuid.uuid4().hex[:8]}"
     settings: Settings = load_settings(
         _env_file=None,
@@ -588,7 +601,16 @@ async def http_sync_harness(
 
     worker_http = new_http_client()
     deps = make_dependencies(settings, database, config, client, http=worker_http)
-    worker = build_worker(client, settings, deps, task_queue=task_queue)
+    if unsandboxed:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=SyncActivities(deps).all(),
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        )
+    else:
+        worker = build_worker(client, settings, deps, task_queue=task_queue)
     harness.worker = worker
     try:
         async with worker:

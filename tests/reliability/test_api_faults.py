@@ -11,6 +11,7 @@ twice at all.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,7 @@ from tests.reliability.support import (
     tally_tenant,
 )
 from tests.sync.harness import SyncHarness
+from workflows import sync as sync_workflow
 
 pytestmark = pytest.mark.reliability
 
@@ -143,6 +145,57 @@ async def test_long_runs_of_429s_are_waited_out(
     assert scenario.refetched == 0
     # Retry-After paces the retries (no exponential backoff after a storm): storms + sync.
     assert watch.seconds < 14 + 25
+
+
+async def test_a_429_storm_longer_than_the_whole_retry_budget_is_waited_out(
+    sandbox: Sandbox,
+    server: str,
+    database: Database,
+    database_url: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    tmp_path: Path,
+    captured_logs: LogCapture,
+    monkeypatch: pytest.MonkeyPatch,
+    report: ReliabilityReport,
+) -> None:
+    """ServiceTitan keeps answering 429 for longer than an activity's retry policy allows
+    (60 attempts in production, about a minute at Retry-After: 1). The sync must wait the
+    storm out, not fail. The budget is shrunk to 3 attempts here so the storm lasts seconds:
+    7 consecutive 429s on the token endpoint, then 7 on the invoices export."""
+    watch = Stopwatch()
+    monkeypatch.setattr(
+        sync_workflow,
+        "_API_RETRY",
+        dataclasses.replace(sync_workflow._API_RETRY, maximum_attempts=3),
+    )
+    async with http_sync_harness(
+        sandbox=sandbox,
+        base_url=server,
+        database=database,
+        database_url=database_url,
+        client=temporal_client,
+        encryption_keys=encryption_keys,
+        tmp_path=tmp_path,
+        unsandboxed=True,
+    ) as harness:
+        credential = await harness.add_tenant(TENANT)
+        sandbox.force_429(count=7, retry_after=1, endpoint=endpoints.TOKEN)
+        sandbox.force_429(count=7, retry_after=1, endpoint=endpoints.EXPORT_INVOICES)
+        result = await harness.sync(credential)
+        scenario = _check_exact(
+            harness,
+            Scenario(
+                "api: 429s outlast the retry budget",
+                injected=f"{sandbox.counters.rate_limited}×429 in 2 runs of 7",
+                seconds=watch.seconds,
+                note="budget shrunk to 3 attempts (60 in production)",
+            ),
+        )
+    report.add(scenario)
+    assert result.status == "completed"
+    assert sandbox.counters.rate_limited == 14
+    assert scenario.refetched == 0
 
 
 async def test_ten_percent_server_errors_and_timeouts(
