@@ -12,7 +12,9 @@ so history stays bounded however big the tenant is.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -64,6 +66,25 @@ _API_RETRY = RetryPolicy(
     maximum_attempts=60,
     non_retryable_error_types=NON_RETRYABLE_ERRORS,
 )
+
+
+T = TypeVar("T")
+
+
+async def _waiting_out_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
+    """Run an API activity; when 429s outlast its whole retry policy, start another round.
+
+    ServiceTitan throttles for a while, never for good, so a rate limit must not fail a sync
+    however many attempts it costs (at Retry-After: 1, the policy's 60 attempts are a minute).
+    The policy's cap still bounds server errors, timeouts and everything else.
+    """
+    while True:
+        try:
+            return await call()
+        except ActivityError as error:
+            if _error_type(error) != ErrorType.RATE_LIMITED:
+                raise
+            workflow.logger.warning("still rate limited after a full round of retries; waiting on")
 
 
 def workflow_id_for(credential_id: int) -> str:
@@ -228,12 +249,14 @@ class SyncWorkflow:
         return context
 
     async def _refresh_token(self, credential_id: int, *, force: bool) -> None:
-        status: TokenStatus = await workflow.execute_activity(
-            ActivityName.REFRESH_TOKEN,
-            RefreshTokenInput(credential_id=credential_id, force=force),
-            result_type=TokenStatus,
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=_API_RETRY,
+        status: TokenStatus = await _waiting_out_rate_limits(
+            lambda: workflow.execute_activity(
+                ActivityName.REFRESH_TOKEN,
+                RefreshTokenInput(credential_id=credential_id, force=force),
+                result_type=TokenStatus,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_API_RETRY,
+            )
         )
         self._refresh_after = datetime.fromisoformat(status.refresh_after)
 
@@ -244,20 +267,23 @@ class SyncWorkflow:
     def _fetch(
         self, input: SyncInput, context: RunContext, stream: StreamProgress, cursor: str | None
     ) -> asyncio.Task[PageRef]:
+        fetch = FetchPageInput(
+            credential_id=input.credential_id,
+            sync_log_id=context.sync_log_id,
+            stream=stream.stream,
+            cursor=cursor,
+            estimate_total=stream.pages == 0 and stream.estimated_total is None,
+        )
         return asyncio.ensure_future(
-            workflow.execute_activity(
-                ActivityName.FETCH_PAGE,
-                FetchPageInput(
-                    credential_id=input.credential_id,
-                    sync_log_id=context.sync_log_id,
-                    stream=stream.stream,
-                    cursor=cursor,
-                    estimate_total=stream.pages == 0 and stream.estimated_total is None,
-                ),
-                result_type=PageRef,
-                start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=_API_RETRY,
+            _waiting_out_rate_limits(
+                lambda: workflow.execute_activity(
+                    ActivityName.FETCH_PAGE,
+                    fetch,
+                    result_type=PageRef,
+                    start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=_API_RETRY,
+                )
             )
         )
 
