@@ -7,6 +7,7 @@ import typer
 from cli.admin_commands import db_app, embedded_app, keys_app
 from cli.company_commands import companies_app, credentials_app
 from cli.output import CliError, report_error
+from cli.runner import EXPECTED_ERRORS
 from cli.schedule_commands import schedule_app
 from cli.sync_commands import (
     alerts,
@@ -51,4 +52,7 @@ def main() -> None:
     except CliError as error:
         report_error(str(error))
         code = error.code
+    except EXPECTED_ERRORS as error:  # e.g. a value parsed before the command body runs
+        report_error(str(error))
+        code = 1
     exit_now(code)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core.redact import redact_text
@@ -38,7 +39,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def report_error(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {redact_text(message)}", markup=True, highlight=False)
+    """One line whatever the message holds: newlines collapsed, brackets shown as typed (a bad
+    value like ``[/x]`` must not be read as rich markup)."""
+    line = " ".join(redact_text(message).split())
+    errors.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
 
 
 def _default(value: Any) -> Any:
