@@ -17,12 +17,13 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from bench.context import BenchContext, Results
 from bench.cpu import CpuMeter, find_child
-from bench.plan import PLANS, Plan
-from bench.report import table, write_json
+from bench.plan import PLANS, Plan, Tenant
+from bench.report import RESULTS_DIR, table, write_json
 from bench.sandbox import start_sandbox
 from bench.scenarios import SCENARIOS
 from bench.services import databases, encryption_keys, temporal
@@ -36,14 +37,21 @@ def _say(message: str) -> None:
 
 
 async def run_bench(
-    plan: Plan, scenarios: list[str], *, workdir: Path, root: Path = ROOT
+    plan: Plan,
+    scenarios: list[str],
+    *,
+    workdir: Path,
+    root: Path = ROOT,
+    profile_workers: tuple[str, ...] = (),
 ) -> tuple[Results, bool]:
     """Run ``scenarios`` in order; returns the results and whether all of them succeeded."""
     results = Results()
     started = time.perf_counter()
     with databases() as store:
         # The sandbox warms its page cache while PostgreSQL and Temporal come up.
-        sandbox_start = asyncio.create_task(asyncio.to_thread(start_sandbox, plan, workdir))
+        sandbox_start = asyncio.create_task(
+            asyncio.to_thread(start_sandbox, plan, workdir, scenarios)
+        )
         try:
             async with temporal() as service:
                 sandbox = await sandbox_start
@@ -62,6 +70,8 @@ async def run_bench(
                     cpu=cpu,
                     results=results,
                     root=root,
+                    profile_workers=profile_workers,
+                    profile_dir=RESULTS_DIR / "profiles",
                 )
                 try:
                     for name in scenarios:
@@ -99,8 +109,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--json-out", type=Path, help="write the JSON results here")
     parser.add_argument("--keep-workdir", action="store_true", help="keep worker and sandbox logs")
+    parser.add_argument(
+        "--large",
+        metavar="CUSTOMERS:INVOICES",
+        help="resize the end-to-end tenant (e.g. 10000:20000 for a quicker throughput run)",
+    )
+    parser.add_argument(
+        "--profile-worker",
+        action="store_true",
+        help="run the end-to-end worker under pyinstrument (bench/results/profiles/)",
+    )
     args = parser.parse_args(argv)
     plan = PLANS["quick" if args.quick else "full"]
+    if args.large:
+        customers, invoices = (int(n) for n in args.large.split(":"))
+        plan = replace(plan, large=Tenant(plan.large.tenant_id, customers, invoices))
     scenarios = list(SCENARIOS) if not args.only else args.only.split(",")
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
@@ -112,7 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     ok = False
     results = Results()
     try:
-        results, ok = asyncio.run(run_bench(plan, scenarios, workdir=workdir))
+        results, ok = asyncio.run(
+            run_bench(
+                plan,
+                scenarios,
+                workdir=workdir,
+                profile_workers=("e2e",) if args.profile_worker else (),
+            )
+        )
     finally:
         seconds = time.perf_counter() - started
         path = write_json(

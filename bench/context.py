@@ -18,6 +18,8 @@ from bench.services import Databases, Temporal
 from bench.worker import ROOT, BenchWorker
 from tests.support.processes import SandboxServer
 
+_SHARED = "shared_worker"
+
 
 @dataclass(frozen=True)
 class Row:
@@ -74,24 +76,58 @@ class BenchContext:
     results: Results = field(default_factory=Results)
     root: Path = ROOT
     workers: list[BenchWorker] = field(default_factory=list)
+    profile_workers: tuple[str, ...] = ()
+    """Names of workers to run under pyinstrument (profiles land in ``profile_dir``)."""
+    profile_dir: Path | None = None
     handoff: dict[str, Any] = field(default_factory=dict)
     """What one scenario leaves for a later one (the e2e database and worker, full-sync
     figures), so the incremental scenario continues where the full sync ended."""
 
-    def worker(self, name: str, database_url: str) -> BenchWorker:
-        """A started worker on a task queue of its own, for ``database_url``."""
+    def worker(
+        self,
+        name: str,
+        database_url: str,
+        instruments: tuple[str, ...] = (),
+        *,
+        task_queue: str | None = None,
+    ) -> BenchWorker:
+        """A started worker for ``database_url``, on a task queue of its own unless given."""
         worker = BenchWorker(
             name=name,
             database_url=database_url,
             temporal_address=self.temporal.address,
-            task_queue=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+            task_queue=task_queue or f"bench-{name}-{uuid.uuid4().hex[:6]}",
             sandbox_url=self.sandbox.url,
             encryption_keys=self.keys,
             workdir=self.workdir,
             root=self.root,
+            instruments=instruments,
         )
+        if name in self.profile_workers and self.profile_dir is not None:
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            worker.instruments = ("--profile", str(self.profile_dir / f"worker-{name}"))
         self.workers.append(worker)
         return worker.start()
+
+    def scenario_worker(self, name: str) -> BenchWorker:
+        """The worker a scenario syncs with; its database is ``worker.database_url``.
+
+        A fresh database and worker per scenario, so one scenario's table sizes and worker
+        state cannot touch the next one's figures; with ``plan.share_worker`` (the quick run)
+        one shared pair, to save worker start-ups.
+        """
+        if not self.plan.share_worker:
+            return self.worker(name, self.databases.fresh(name))
+        shared: BenchWorker | None = self.handoff.get(_SHARED)
+        if shared is None:
+            shared = self.worker("shared", self.databases.fresh("shared"))
+            self.handoff[_SHARED] = shared
+        return shared
+
+    def release(self, worker: BenchWorker) -> None:
+        """Stop a scenario's worker, unless it is the shared one."""
+        if worker is not self.handoff.get(_SHARED):
+            worker.stop()
 
     def stop_workers(self) -> None:
         for worker in self.workers:

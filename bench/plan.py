@@ -8,6 +8,7 @@ run it in well under two minutes and a broken scenario shows up as a failure, no
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -47,6 +48,11 @@ class Plan:
     above it (the 1M memory run) compare counts only."""
     sandbox_cache_mb: int
     sync_timeout_seconds: float
+    share_worker: bool = False
+    """One database and worker for the end-to-end, scaling and resume scenarios (the quick
+    run: each worker start-up costs seconds); the full run gives each its own."""
+    two_worker_run: bool = True
+    """Also sync the large tenant with two worker processes on one queue."""
 
     def scaling_tenants(self) -> dict[int, list[Tenant]]:
         customers, invoices = self.scaling_tenant
@@ -61,10 +67,24 @@ class Plan:
         customers, invoices = self.resume_tenant
         return Tenant(3401, customers, invoices), Tenant(3402, customers, invoices)
 
-    def tenants(self) -> list[Tenant]:
-        every = [self.large, *self.memory, self.latency_tenant, *self.resume_tenants()]
-        for group in self.scaling_tenants().values():
-            every.extend(group)
+    def tenants(self, scenarios: Iterable[str] | None = None) -> list[Tenant]:
+        """The sandbox tenants the given scenarios (default: all) read."""
+        wanted = set(scenarios) if scenarios is not None else None
+        every: list[Tenant] = []
+
+        def want(*names: str) -> bool:
+            return wanted is None or bool(wanted.intersection(names))
+
+        if want("throughput", "incremental"):
+            every.append(self.large)
+        if want("memory"):
+            every.extend(self.memory)
+        if want("scaling"):
+            for group in self.scaling_tenants().values():
+                every.extend(group)
+            every.append(self.latency_tenant)
+        if want("resume"):
+            every.extend(self.resume_tenants())
         return every
 
 
@@ -89,18 +109,20 @@ FULL = Plan(
 QUICK = Plan(
     name="quick",
     page_size=200,
-    large=Tenant(3001, customers=1_000, invoices=2_500),
-    memory=(Tenant(3101, 200, 600), Tenant(3102, 2_000, 6_000)),
-    scaling_tenant=(100, 300),
+    large=Tenant(3001, customers=800, invoices=2_000),
+    memory=(Tenant(3101, 100, 300), Tenant(3102, 1_000, 3_000)),
+    scaling_tenant=(40, 100),
     concurrency=(1, 4, 16),
-    latency_tenant=Tenant(3301, customers=200, invoices=800),
+    latency_tenant=Tenant(3301, customers=100, invoices=400),
     latency_seconds=0.1,
-    resume_tenant=(400, 1_200),
+    resume_tenant=(300, 900),
     resume_kill_fraction=0.5,
     incremental_fraction=0.01,
     verify_rows_up_to=300_000,
     sandbox_cache_mb=256,
     sync_timeout_seconds=120,
+    share_worker=True,
+    two_worker_run=False,
 )
 
 PLANS = {"full": FULL, "quick": QUICK}

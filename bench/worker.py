@@ -25,6 +25,7 @@ import psutil
 from tests.support.processes import worker_environment
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_MAIN = Path(__file__).resolve().parent / "worker_main.py"
 SAMPLE_SECONDS = 0.05
 READY_LINE = "worker polling"
 
@@ -100,6 +101,9 @@ class BenchWorker:
     workdir: Path
     root: Path = ROOT
     extra_env: dict[str, str] = field(default_factory=dict)
+    instruments: tuple[str, ...] = ()
+    """Arguments for ``bench/worker_main.py`` (``--profile PREFIX``, ``--gc-freeze``); empty:
+    plain ``worker.py``."""
     process: subprocess.Popen[bytes] | None = None
     sampler: RssSampler | None = None
     starts: int = 0
@@ -128,8 +132,11 @@ class BenchWorker:
         log_path = self._log_path()
         started = time.perf_counter()
         with log_path.open("ab") as log:
+            command = [sys.executable, "worker.py"]
+            if self.instruments:
+                command = [sys.executable, str(WORKER_MAIN), *self.instruments]
             self.process = subprocess.Popen(
-                [sys.executable, "worker.py"],
+                command,
                 cwd=self.root,
                 env=env,
                 stdout=log,

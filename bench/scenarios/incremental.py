@@ -44,7 +44,7 @@ async def run(ctx: BenchContext) -> None:
         ctx, worker, ctx.handoff[E2E_CREDENTIAL], tenant, mode="incremental"
     )
     check_rows(ctx, ctx.handoff[E2E_DATABASE], tenant, "incremental sync")
-    worker.stop()
+    ctx.release(worker)
 
     ctx.results.add(
         Row(

@@ -37,9 +37,9 @@ def _pages_applied(database_url: str, credential_id: int) -> int:
 
 async def run(ctx: BenchContext) -> None:
     clean_tenant, crash_tenant = ctx.plan.resume_tenants()
-    url = ctx.databases.fresh("resume")
+    worker = ctx.scenario_worker("resume")
+    url = worker.database_url
     credentials = await onboard(url, ctx.keys, [clean_tenant, crash_tenant])
-    worker = ctx.worker("resume", url)
     try:
         clean = await measured_sync(ctx, worker, credentials[clean_tenant.tenant_id], clean_tenant)
         check_rows(ctx, url, clean_tenant, "resume clean sync")
@@ -75,7 +75,7 @@ async def run(ctx: BenchContext) -> None:
         crashed = served(ctx.sandbox, crash_tenant.tenant_id)
         check_rows(ctx, url, crash_tenant, "resume after SIGKILL")
     finally:
-        worker.stop()
+        ctx.release(worker)
 
     records = sum(stream.records for stream in result.streams)
     expected_seconds = clean.run.seconds * records / clean.run.records

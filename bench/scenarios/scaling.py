@@ -22,9 +22,9 @@ async def run(ctx: BenchContext) -> None:
     rounds = ctx.plan.scaling_tenants()
     latency_tenant = ctx.plan.latency_tenant
     every = [t for group in rounds.values() for t in group] + [latency_tenant]
-    url = ctx.databases.fresh("scaling")
+    worker = ctx.scenario_worker("scaling")
+    url = worker.database_url
     credentials = await onboard(url, ctx.keys, every)
-    worker = ctx.worker("scaling", url)
     timeout = ctx.plan.sync_timeout_seconds
     try:
         rates: dict[int, float] = {}
@@ -102,4 +102,4 @@ async def run(ctx: BenchContext) -> None:
         }
         ctx.results.details["scaling"] = details
     finally:
-        worker.stop()
+        ctx.release(worker)

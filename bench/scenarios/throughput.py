@@ -12,10 +12,12 @@ from statistics import mean
 
 from bench.context import BenchContext, Row
 from bench.dlt_peer import run_dlt
+from bench.history import breakdown
 from bench.limit import LimitRun, run_limit
-from bench.measure import check_rows, measured_sync
+from bench.measure import Measured, check_rows, measured_sync
 from bench.syncs import onboard
 from bench.verify import BenchFailure
+from workflows.sync import workflow_id_for
 
 # Handed to the incremental scenario.
 E2E_DATABASE = "e2e_database_url"
@@ -30,11 +32,12 @@ async def run(ctx: BenchContext) -> None:
     limit_url = ctx.databases.fresh("limit")
     limits.append(run_limit(ctx.sandbox, tenant.tenant_id, limit_url))
 
-    url = ctx.databases.fresh("e2e")
+    worker = ctx.scenario_worker("e2e")
+    url = worker.database_url
     credentials = await onboard(url, ctx.keys, [tenant])
-    worker = ctx.worker("e2e", url)
     ours = await measured_sync(ctx, worker, credentials[tenant.tenant_id], tenant)
     check_rows(ctx, url, tenant, "e2e full sync")
+    timeline = await breakdown(ctx.temporal.client, workflow_id_for(credentials[tenant.tenant_id]))
     ctx.handoff.update(
         {
             E2E_DATABASE: url,
@@ -43,6 +46,8 @@ async def run(ctx: BenchContext) -> None:
             E2E_FULL_SYNC: ours,
         }
     )
+
+    pair = await _two_workers(ctx) if ctx.plan.two_worker_run else None
 
     dlt = run_dlt(
         sandbox_url=ctx.sandbox.url,
@@ -87,6 +92,21 @@ async def run(ctx: BenchContext) -> None:
             f"{ours.run.seconds:.1f}s",
         )
     )
+    if pair is not None:
+        pair_rate = pair.records_per_second
+        ctx.results.add(
+            Row(
+                "throughput",
+                "ours: same, 2 worker processes",
+                round(pair_rate),
+                "records/s",
+                baseline=round(limit_rate),
+                baseline_label="limit",
+                ratio=round(pair_rate / limit_rate, 3),
+                ratio_label="ours / limit",
+                note=f"{pair_rate / ours_rate:.2f}x one worker; {pair.run.seconds:.1f}s",
+            )
+        )
     ctx.results.add(
         Row(
             "throughput",
@@ -110,7 +130,20 @@ async def run(ctx: BenchContext) -> None:
             note=", ".join(f"{name} {value:.1f}" for name, value in cpu.items()),
         )
     )
+    ctx.results.add(
+        Row(
+            "throughput",
+            "ours: wall time by what ran",
+            round(timeline["wall_seconds"], 2),
+            "s",
+            note=f"applying {timeline['applying_seconds']:.1f}s "
+            f"(mean {timeline['mean_apply_ms']:.0f} ms/page), other activities alone "
+            f"{timeline['other_activities_alone_seconds']:.1f}s, no activity running "
+            f"{timeline['orchestration_gap_seconds']:.1f}s",
+        )
+    )
     ctx.results.details["throughput"] = {
+        "ours_timeline": timeline,
         "limit": [
             {
                 "seconds": round(r.seconds, 3),
@@ -121,5 +154,23 @@ async def run(ctx: BenchContext) -> None:
             for r in limits
         ],
         "ours": ours.as_dict(),
+        "ours_two_workers": pair.as_dict() if pair is not None else None,
         "dlt": {"seconds": round(dlt.seconds, 3), "records": dlt.records},
     }
+
+
+async def _two_workers(ctx: BenchContext) -> Measured:
+    """The same full sync with two worker processes polling one queue, into a fresh database:
+    fetch and apply of neighbouring pages can then run on different cores."""
+    tenant = ctx.plan.large
+    url = ctx.databases.fresh("e2e2")
+    credentials = await onboard(url, ctx.keys, [tenant])
+    first = ctx.worker("e2e2a", url)
+    second = ctx.worker("e2e2b", url, task_queue=first.task_queue)
+    try:
+        pair = await measured_sync(ctx, first, credentials[tenant.tenant_id], tenant)
+    finally:
+        first.stop()
+        second.stop()
+    check_rows(ctx, url, tenant, "e2e full sync, 2 workers")
+    return pair
