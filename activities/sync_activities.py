@@ -9,9 +9,11 @@ an applied page changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +61,7 @@ from records.member import MEMBER_COLUMNS
 from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
 from servicetitan.auth import TokenProvider
 from servicetitan.client import ServiceTitanClient
+from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.http import shared_http_client
 from servicetitan.pages import ExportPage, ExportStream, ListResource
@@ -136,17 +139,21 @@ class SyncActivities:
             ],
         )
 
+    async def _credentials(self, credential_id: int) -> Credentials:
+        """The credential's decrypted client id/secret, or a non-retryable, readable failure."""
+        try:
+            return await self.deps.credentials(credential_id)
+        except NotFoundError as error:
+            raise errors.from_lookup(error) from None
+        except DecryptionError as error:
+            raise errors.from_decryption(error) from None
+
     # --- tokens -----------------------------------------------------------------------------
 
     @activity.defn(name=ActivityName.REFRESH_TOKEN)
     async def refresh_token(self, input: RefreshTokenInput) -> TokenStatus:
         """Make sure a fresh token is cached (shared by all workers); return only its expiry."""
-        try:
-            credentials = await self.deps.credentials(input.credential_id)
-        except NotFoundError as error:
-            raise errors.from_lookup(error) from None
-        except DecryptionError as error:
-            raise errors.from_decryption(error) from None
+        credentials = await self._credentials(input.credential_id)
         provider = TokenProvider(
             self.deps.client_config,
             self.deps.token_store,
@@ -191,12 +198,16 @@ class SyncActivities:
             server_errors=server_errors,
             phase="fetching",
         ) as beat:
-            try:
-                client = await self.deps.client_for(input.credential_id)
-            except NotFoundError as error:
-                raise errors.from_lookup(error) from None
-            except DecryptionError as error:
-                raise errors.from_decryption(error) from None
+            client = await self.deps.client_for(
+                input.credential_id, await self._credentials(input.credential_id)
+            )
+            # The count for progress bars is a request of its own: ask it alongside the page
+            # instead of after it (one API round trip less on each stream's first page).
+            estimate = (
+                asyncio.ensure_future(self._estimate(client, input))
+                if input.estimate_total
+                else None
+            )
             try:
                 page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
             except RateLimited as error:
@@ -210,7 +221,10 @@ class SyncActivities:
                 raise errors.from_servicetitan(
                     error, consecutive_server_errors=server_errors + 1
                 ) from None
-            estimated = await self._estimate(client, input) if input.estimate_total else None
+            finally:
+                if estimate is not None and sys.exc_info()[0] is not None:
+                    estimate.cancel()  # the page failed: its count is of no use
+            estimated = await estimate if estimate is not None else None
             beat.update(phase="staging", records=page.record_count)
             cursor_out = page.continue_from or input.cursor
             body = await staged_body.pack_async(page.raw)
