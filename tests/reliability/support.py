@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from db.database import Database
 from records.pipeline import map_contacts
 from runtime.worker import build_worker, make_dependencies
 from sandbox.config import TenantSpec
+from sandbox.generate import Kind
 from sandbox.state import Sandbox
 from servicetitan.config import ClientConfig, EnvironmentUrls
 from tests.support.processes import ROOT, SandboxServer
@@ -447,7 +448,7 @@ def duplicate_rows(database_url: str) -> int:
 
 def scalar(database_url: str, sql: str, *params: Any) -> Any:
     with psycopg.connect(database_url) as connection:
-        row = connection.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = connection.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
@@ -490,11 +491,15 @@ def local_refetches(sandbox: Sandbox) -> dict[tuple[int, str, str], int]:
     }
 
 
+KINDS: tuple[Kind, ...] = ("customers", "contacts", "invoices")
+
+
 def feed_records(sandbox: Sandbox, tenant_id: int) -> int:
-    return sum(sum(1 for _ in sandbox.records(tenant_id, kind)) for kind in KINDS)
-
-
-KINDS = ("customers", "contacts", "invoices")
+    """Records the tenant's three export feeds serve now (duplicates and bad ones included)."""
+    total = 0
+    for kind in KINDS:
+        total += sum(1 for _ in sandbox.records(tenant_id, kind))
+    return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -652,7 +657,3 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
-
-
-def describe_counts(counts: Iterable[tuple[str, int]]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in counts if n)

@@ -99,6 +99,12 @@ def _activities(harness: SyncHarness) -> SyncActivities:
     return SyncActivities(deps)
 
 
+def _keys(harness: SyncHarness) -> str:
+    keys = harness.settings.credential_encryption_keys
+    assert keys is not None
+    return keys.get_secret_value()
+
+
 async def _start(env: ActivityEnvironment, acts: SyncActivities, credential: int) -> RunContext:
     return await env.run(
         acts.start_run,
@@ -159,7 +165,7 @@ async def test_activities_refuse_another_companys_page_run_or_import_job(
 ) -> None:
     watch = Stopwatch()
     spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
-    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    keys = _keys(harness)
     company_a, cred_a = await add_credential(
         harness.database, keys, spec_a, company="A Co", intacct_id="INT-A"
     )
@@ -249,7 +255,7 @@ async def test_a_forged_resume_cannot_write_into_another_companys_run(
     harness: SyncHarness,
 ) -> None:
     spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
-    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    keys = _keys(harness)
     company_a, cred_a = await add_credential(
         harness.database, keys, spec_a, company="A Co", intacct_id="INT-A"
     )
@@ -285,7 +291,7 @@ async def test_a_credential_pointing_at_another_tenant_is_refused_and_writes_not
 ) -> None:
     watch = Stopwatch()
     spec_a = harness.sandbox.config.tenant(TENANT_A)
-    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    keys = _keys(harness)
     # Company A's client id and secret, but tenant B's id: the token is bound to tenant A.
     _company, credential = await add_credential(
         harness.database, keys, spec_a, company="A Co", intacct_id="INT-A", tenant_id=TENANT_B
@@ -316,7 +322,7 @@ async def test_rows_always_carry_their_own_companys_id(
 ) -> None:
     """Two companies on the same ServiceTitan tenant and one on another: rows never mix."""
     watch = Stopwatch()
-    keys = harness.settings.credential_encryption_keys.get_secret_value()
+    keys = _keys(harness)
     spec_a, spec_b = (harness.sandbox.config.tenant(t) for t in (TENANT_A, TENANT_B))
     owners = {}
     for name, spec in (("A1", spec_a), ("A2", spec_a), ("B", spec_b)):

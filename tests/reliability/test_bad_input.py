@@ -20,6 +20,7 @@ from sandbox.badrecords import InjectedRecord
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox
 from tests.reliability.support import (
+    KINDS,
     LogCapture,
     ReliabilityReport,
     Scenario,
@@ -118,7 +119,7 @@ def _matches(reject: dict[str, Any], injected: InjectedRecord) -> bool:
     if reject["stream"] != STREAM[injected.kind]:
         return False
     if injected.id is not None:
-        return reject["record_id"] == str(injected.id)
+        return bool(reject["record_id"] == str(injected.id))
     raw = reject["raw"]
     return isinstance(raw, dict) and raw.get("modifiedOn") == injected.modified_on
 
@@ -150,8 +151,8 @@ async def test_every_bad_record_case_on_every_stream(
     sandbox = harness.sandbox
     credential = await harness.add_tenant(TENANT)
     injected: list[InjectedRecord] = []
-    for kind in ("customers", "contacts", "invoices"):
-        injected += sandbox.inject_bad_records(TENANT, kind)  # type: ignore[arg-type]
+    for kind in KINDS:
+        injected += sandbox.inject_bad_records(TENANT, kind)
     # Good changes after the bad ones, so the tail pages mix both.
     sandbox.mutate(TENANT, modify=12, add=6, contacts=8)
     pages = {kind: _feed_pages(sandbox, kind) for kind in STREAM}
@@ -164,15 +165,15 @@ async def test_every_bad_record_case_on_every_stream(
     def is_bad(kind: str, record: Any) -> bool:
         rid = record.get("id") if isinstance(record, dict) else None
         key = rid if isinstance(rid, int) else (record or {}).get("modifiedOn")
-        return (kind, key) in rejected_ids
+        return bool((kind, key) in rejected_ids)
 
-    for kind, feed in pages.items():
+    for stream_kind, feed in pages.items():
         mixed = [
             p
             for p in feed
-            if any(is_bad(kind, r) for r in p) and not all(is_bad(kind, r) for r in p)
+            if any(is_bad(stream_kind, r) for r in p) and not all(is_bad(stream_kind, r) for r in p)
         ]
-        assert mixed, f"no {kind} page mixes bad and good records: the setup proves nothing"
+        assert mixed, f"no {stream_kind} page mixes bad and good records: the setup proves nothing"
 
     result = await harness.sync(credential)
 

@@ -61,7 +61,8 @@ CUSTOMERS, INVOICES, PAGE = 60, 100, 30
 # here). The limits are scaled down so that they bind: with the client's limiter off, the
 # measured peak (13.5/s) is over SANDBOX_LIMIT and the rate assertion fails.
 SANDBOX_LIMIT = 8.0
-ONE_WORKER_LIMIT, TWO_WORKER_LIMIT = 6.0, 3.0
+# The client lets rate + burst (1 here) through in any second, per process.
+ONE_WORKER_LIMIT, TWO_WORKER_LIMIT = 6.0, 2.5
 
 
 class Sampler:
@@ -115,7 +116,7 @@ def _stored(database_url: str, sql: str, tenant: int, company: int) -> dict[Any,
         return {row[0]: tuple(row) for row in rows}
 
 
-def _tally(database_url: str, truth: RemoteTruth, owners: dict[int, int]) -> Tally:
+def _tally(database_url: str, truth: Any, owners: dict[int, int]) -> Tally:
     """Compare every company's rows with its tenant's truth."""
     tally = Tally()
     expected = {

@@ -217,7 +217,8 @@ async def test_sync_survives_killed_connections_and_postgres_restarts(
     assert tally.found == tally.expected == records
     assert duplicates == 0
     assert killed > 0, "no connection of the worker was killed: the test proved nothing"
-    assert retries > 0, "no activity had to be retried: the faults missed the sync"
+    # Idle pooled connections are replaced silently (pre-ping); the faults must have hit work.
+    assert retries + missing > 0, "no activity failed: the faults missed the sync"
     if CRASH_RESTART in faults:
         assert missing >= 1, "the crash lost no staged page: the refetch path was not exercised"
     # A killed connection or clean restart costs at most the page in flight; a crash restart
