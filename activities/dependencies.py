@@ -66,9 +66,11 @@ class SyncDependencies:
         """Drop cached secrets (after a rejection, so a rotated secret is read at once)."""
         self._credentials.pop(credential_id, None)
 
-    async def client_for(self, credential_id: int) -> ServiceTitanClient:
+    async def client_for(
+        self, credential_id: int, credentials: Credentials | None = None
+    ) -> ServiceTitanClient:
         return ServiceTitanClient(
-            await self.credentials(credential_id),
+            credentials or await self.credentials(credential_id),
             self.client_config,
             self.token_store,
             http=self.http,

@@ -17,6 +17,7 @@ from structlog.typing import EventDict
 from core.redact import redact_event, redact_text
 
 _configured = False
+NOISY = ("httpx", "httpcore", "alembic", "pgserver", "asyncio")
 
 
 def _render_exception_redacted(logger: Any, method: str, event_dict: EventDict) -> EventDict:
@@ -77,7 +78,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # Chatty libraries: their INFO lines are request logs we do not need.
-    for noisy in ("httpx", "httpcore", "alembic", "pgserver", "asyncio"):
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True
 

@@ -8,7 +8,6 @@ replaces an unapplied copy, applying an applied page is detected by the caller t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -460,12 +459,6 @@ async def finish_run(
         },
     )
     return True
-
-
-def details_json(value: Any) -> dict[str, Any]:
-    """Round-trip through JSON so dataclass-ish values become plain JSONB."""
-    result: dict[str, Any] = json.loads(json.dumps(value, default=str))
-    return result
 
 
 async def high_water(

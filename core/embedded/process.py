@@ -50,18 +50,6 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    """Wait until host:port accepts connections, failing early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_is_open(host, port):
-            return
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with code {process.returncode} before listening")
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
-
-
 def spawn_detached(args: Sequence[str], log_path: Path, cwd: Path | None = None) -> int:
     """Start a long-lived service in its own session, output to ``log_path``; returns its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)

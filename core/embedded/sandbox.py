@@ -102,15 +102,6 @@ def ensure_sandbox_server(
         return EmbeddedSandbox(url, APP_KEY, True, pid)
 
 
-def find_sandbox_server(data_dir: Path) -> EmbeddedSandbox | None:
-    """The running embedded sandbox, without starting one."""
-    port_path, pid_path, _log, _lock = _paths(data_dir)
-    if not port_path.exists():
-        return None
-    url = f"http://{HOST}:{port_path.read_text().strip()}"
-    return EmbeddedSandbox(url, APP_KEY, False, read_pid(pid_path)) if _answers(url) else None
-
-
 def stop_sandbox_server(data_dir: Path) -> bool:
     port_path, pid_path, _log, lock_path = _paths(data_dir)
     with file_lock(lock_path):

@@ -152,6 +152,18 @@ async def test_operator_journey(
         assert rotated["changed"] == ["client_secret"]
         assert len(cli.json("history", "--credential", cid, "--limit", "100")) >= 3
 
+        # Key rotation: a new key in front, `keys rotate`, then the old key can go.
+        new_key = cli.run("keys", "generate").stdout.strip()
+        rotating = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": f"{new_key},{encryption_keys}"})
+        assert rotating.json("keys", "rotate")["values_rewritten"] >= 2
+        new_only = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": new_key})
+        assert new_only.json("credentials", "show", cid)["client_id_masked"] == "cid.…4001"
+        stale_key = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": encryption_keys.split(",")[1]})
+        unreadable = stale_key.run("credentials", "show", cid, expect=1)
+        assert f"credential {cid}" in unreadable.stderr and "keys" in unreadable.stderr
+        cli.outputs += rotating.outputs + new_only.outputs + stale_key.outputs
+        cli.env = new_only.env  # the old keys are gone from the configuration now
+
         deleted = cli.json("credentials", "delete", cid)
         assert deleted == {"id": int(cid), "deleted": True, "schedule_deleted": True}
         assert cli.json("schedule", "list") == []

@@ -8,7 +8,7 @@ import logging
 
 import structlog
 
-from core.logging import configure_logging, get_logger
+from core.logging import NOISY, configure_logging, get_logger
 from core.redact import redact_text
 
 SECRET = "cs1.4f9a8b7c6d5e"
@@ -35,6 +35,9 @@ def test_structlog_and_stdlib_lines_are_redacted() -> None:
     stream = io.StringIO()
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
+    # configure_logging quietens these; put them back so later tests see what they expect.
+    touched = [logging.getLogger(name) for name in NOISY]
+    saved_levels = [logger.level for logger in touched]
     configure_logging("DEBUG", "json", stream=stream)
     try:
         get_logger("test").info(
@@ -52,6 +55,8 @@ def test_structlog_and_stdlib_lines_are_redacted() -> None:
         structlog.reset_defaults()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        for logger, level in zip(touched, saved_levels, strict=True):
+            logger.setLevel(level)
     output = stream.getvalue()
     assert SECRET not in output and TOKEN not in output
     lines = [json.loads(line) for line in output.splitlines()]
