@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from typer.exceptions import TyperException
 
 from cli.admin_commands import db_app, embedded_app, keys_app
 from cli.company_commands import companies_app, credentials_app
@@ -46,7 +47,22 @@ def main() -> None:
     """Entry point: argument errors raised before a command body runs are one line too."""
     code = 0
     try:
-        app()
+        result = app(standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except TyperException as error:
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())  # a bare group: show its commands, as --help would
+        else:
+            # Click would print its usage box: one line with the way to more help is enough.
+            where = f" (see `{context.command_path} --help`)" if context is not None else ""
+            report_error(error.format_message() + where)
+        code = getattr(error, "exit_code", 2)
+    except typer.Abort:
+        report_error("aborted")
+        code = 1
+    except typer.Exit as error:
+        code = error.exit_code
     except SystemExit as error:
         code = exit_code(error)
     except CliError as error:
