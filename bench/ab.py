@@ -2,6 +2,7 @@
 
     python -m bench.ab before=3577f89~1 after=3577f89 [--rounds 3] [--large 10000:20000]
     python -m bench.ab now=. freeze=.+gc-freeze
+    python -m bench.ab before=93de637~1 after=93de637 --latency 0.3 --large 4000:10000
 
 Each variant is ``NAME=REVISION[+gc-freeze]``: the worker code of a git revision (extracted
 with ``git archive`` into a temporary directory; ``.`` is this working tree), optionally with
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import io
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -71,7 +73,9 @@ def extract(revision: str, into: Path) -> Path:
     return target
 
 
-async def compare(variants: list[Variant], plan: Plan, rounds: int, verify: bool) -> None:
+async def compare(
+    variants: list[Variant], plan: Plan, rounds: int, verify: bool, latency: float
+) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="stsync-ab-"))
     for variant in variants:
         if variant.revision != ".":
@@ -96,6 +100,12 @@ async def compare(variants: list[Variant], plan: Plan, rounds: int, verify: bool
                         cpu=cpu,
                         results=Results(),
                     )
+                    if latency:
+                        sandbox.admin(
+                            "POST",
+                            "faults",
+                            {"latency_seconds": latency, "tenant_id": tenant.tenant_id},
+                        )
                     for round_number in range(rounds):
                         order = variants[round_number % len(variants) :]
                         order += variants[: round_number % len(variants)]
@@ -141,6 +151,16 @@ async def compare(variants: list[Variant], plan: Plan, rounds: int, verify: bool
         )
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: the worker, sandbox, Temporal and PostgreSQL it
+    started are stopped by their context managers instead of being left behind."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("variants", nargs="+", help="NAME=REVISION[+gc-freeze]")
@@ -148,7 +168,11 @@ def main() -> None:
     parser.add_argument("--large", default="10000:20000", metavar="CUSTOMERS:INVOICES")
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--no-verify", action="store_true", help="skip the exact-rows check")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds of API latency per response"
+    )
     args = parser.parse_args()
+    _interrupt_on_sigterm()
     configure_logging("WARNING", "console")
     customers, invoices = (int(n) for n in args.large.split(":"))
     plan = replace(
@@ -160,7 +184,7 @@ def main() -> None:
         sync_timeout_seconds=1800,
     )
     variants = [Variant.parse(text) for text in args.variants]
-    asyncio.run(compare(variants, plan, args.rounds, not args.no_verify))
+    asyncio.run(compare(variants, plan, args.rounds, not args.no_verify, args.latency))
 
 
 if __name__ == "__main__":

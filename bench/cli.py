@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 import time
@@ -101,6 +102,16 @@ async def run_bench(
                 sandbox_start.result().stop()
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: the worker, sandbox, Temporal and PostgreSQL it
+    started are stopped by their context managers instead of being left behind."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
@@ -120,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         help="run the end-to-end worker under pyinstrument (bench/results/profiles/)",
     )
     args = parser.parse_args(argv)
+    _interrupt_on_sigterm()
     plan = PLANS["quick" if args.quick else "full"]
     if args.large:
         customers, invoices = (int(n) for n in args.large.split(":"))

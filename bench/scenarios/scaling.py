@@ -7,12 +7,14 @@ The figure is the aggregate: all records over the wall time until the last sync 
 Latency: the sandbox delays every API response of one tenant by ``latency_seconds`` (300 ms in
 the full run). Export pages must be fetched one after the other (each needs the previous
 page's ``continueFrom``), so ``pages x latency`` is a lower bound for the sync; the closer the
-sync gets to it, the better fetching page N+1 hides applying page N.
+sync gets to it, the better fetching page N+1 hides applying page N. The limit loop runs against
+the same slow API for comparison: it waits for every response with nothing to overlap.
 """
 
 from __future__ import annotations
 
 from bench.context import BenchContext, Row
+from bench.limit import run_limit
 from bench.measure import check_rows
 from bench.sandbox import reset_counters, served
 from bench.syncs import onboard, sync, sync_all
@@ -76,6 +78,10 @@ async def run(ctx: BenchContext) -> None:
                 limit_seconds=timeout,
             )
             pages = served(ctx.sandbox, latency_tenant.tenant_id).pages
+            # The limit loop at the same latency: it cannot overlap anything with a response.
+            slow_limit = run_limit(
+                ctx.sandbox, latency_tenant.tenant_id, ctx.databases.fresh("latency_limit")
+            )
         finally:
             ctx.sandbox.admin("POST", "faults/reset")
         check_rows(ctx, url, latency_tenant, "latency")
@@ -93,7 +99,23 @@ async def run(ctx: BenchContext) -> None:
                 note=f"{delayed.records:,} records; 1.0 = page fetches back to back",
             )
         )
+        limit_rate = slow_limit.records / slow_limit.seconds
+        ours_rate = delayed.records / delayed.seconds
+        ctx.results.add(
+            Row(
+                "scaling",
+                f"{latency * 1000:.0f} ms API latency: ours vs limit",
+                round(ours_rate),
+                "records/s",
+                baseline=round(limit_rate),
+                baseline_label=f"limit at {latency * 1000:.0f} ms",
+                ratio=round(ours_rate / limit_rate, 3),
+                ratio_label="ours / limit",
+                note="the limit loop against the same slow API",
+            )
+        )
         details["latency"] = {
+            "limit_seconds": round(slow_limit.seconds, 3),
             "latency_seconds": latency,
             "pages": pages,
             "seconds": round(delayed.seconds, 3),

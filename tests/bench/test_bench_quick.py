@@ -25,7 +25,7 @@ EXPECTED_ROWS = {
     "throughput": 5,
     "incremental": 2,
     "memory": 2,
-    "scaling": 4,
+    "scaling": 5,
     "resume": 2,
 }
 
