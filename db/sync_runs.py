@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -489,7 +490,9 @@ async def customer_types(
             m.company_id == company_id,
             m.software == SOFTWARE,
             m.source_tenant_id == source_tenant_id,
-            m.customer_id.in_(customer_ids),
+            # One array parameter, not an IN list of hundreds of placeholders that the
+            # server would parse again for every invoice page.
+            m.customer_id == any_(bindparam("customer_ids", customer_ids, type_=ARRAY(Text))),
         )
     )
     return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
