@@ -132,3 +132,9 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 @pytest.fixture
 def task_queue() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the reliability suite last: its closing secret scan reads every workflow history
+    on the session's Temporal server, so it then covers what every other test did too."""
+    items.sort(key=lambda item: "tests/reliability/" in item.nodeid.replace("\\", "/"))
