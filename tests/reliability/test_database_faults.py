@@ -219,8 +219,10 @@ async def test_sync_survives_killed_connections_and_postgres_restarts(
     assert killed > 0, "no connection of the worker was killed: the test proved nothing"
     # Idle pooled connections are replaced silently (pre-ping); the faults must have hit work.
     assert retries + missing > 0, "no activity failed: the faults missed the sync"
-    if CRASH_RESTART in faults:
-        assert missing >= 1, "the crash lost no staged page: the refetch path was not exercised"
+    # Whether the crash restart catches a staged page before it is applied is a race with the
+    # apply that follows the fetch; the figure is reported above. The refetch path itself is
+    # proven deterministically by tests/sync/test_sync_behaviour.py
+    # (test_staged_pages_lost_in_a_database_crash_are_fetched_again).
     # A killed connection or clean restart costs at most the page in flight; a crash restart
     # also loses the staged pages waiting to be applied (the one being applied, the next one).
     allowed = faults.count(KILL_CONNECTIONS) + faults.count(CLEAN_RESTART)

@@ -72,7 +72,9 @@ async def test_concurrent_refreshes_collapse_into_one_request(
     await asyncio.gather(
         *(clients[i % 4].fetch_export_page(ExportStream.CUSTOMERS) for i in range(24))
     )
-    assert sandbox.counters.auth_failures["expired_token"] == 24
+    # How many calls still carried the old token depends on scheduling (calls that start
+    # after the refresh use the new one); however many saw the expiry, one new token serves all.
+    assert 1 <= sandbox.counters.auth_failures["expired_token"] <= 24
     assert sandbox.counters.token_requests == 2
 
 
