@@ -31,8 +31,10 @@ class ActivityName:
 
     START_RUN = "start_run"
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an activity name, not a secret
-    FETCH_PAGE = "fetch_page"
+    FETCH_PAGE = "fetch_page"  # one page per activity: runs recorded before page batches
     MAP_AND_INSERT = "map_and_insert"
+    FETCH_PAGES = "fetch_pages"
+    MAP_AND_INSERT_PAGES = "map_and_insert_pages"
     DISPATCH = "dispatch"
     FINISH_RUN = "finish_run"
 
@@ -106,9 +108,11 @@ class SyncResume:
     company_id: int
     tenant_id: str
     streams: list[StreamProgress]
-    pending_page: PageRef | None = None
+    pending_page: PageRef | None = None  # carried by runs recorded before page batches
     runs: int = 1
     started_at: str = ""
+    pending_pages: list[PageRef] = field(default_factory=list)
+    """Pages fetched (staged) by the run that continued-as-new, applied first by this one."""
 
 
 @dataclass
@@ -156,6 +160,8 @@ class FetchPageInput:
     stream: Stream
     cursor: str | None
     estimate_total: bool = False
+    max_pages: int = 1
+    """``fetch_pages`` follows ``continueFrom`` for up to this many pages."""
 
 
 @dataclass
@@ -170,6 +176,13 @@ class PageRef:
     record_count: int
     rate_limit_waits: int = 0
     estimated_total: int | None = None
+
+
+@dataclass
+class PageBatch:
+    """Consecutive staged pages of one stream, in order (``fetch_pages``)."""
+
+    pages: list[PageRef]
 
 
 @dataclass
@@ -191,6 +204,28 @@ class ApplyResult:
     already_applied: bool = False
     sync_enabled: bool = True
     disabled_reason: str | None = None
+
+
+@dataclass
+class ApplyPagesInput:
+    credential_id: int
+    sync_log_id: int
+    import_job_id: int
+    pages: list[PageRef]
+    expected_total: int | None = None
+
+
+@dataclass
+class ApplyPagesResult:
+    """One result per applied page, in order, for a prefix of the batch.
+
+    Shorter than the batch when applying stopped: the last result says the sync was disabled,
+    or ``missing`` says the next page's staged body is gone (PostgreSQL restarted after a
+    crash) and must be fetched again from its ``cursor_in``.
+    """
+
+    results: list[ApplyResult]
+    missing: bool = False
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 from temporalio.client import Client
 
+from activities.page_handoff import PageHandoff
 from core.crypto import SecretBox
 from core.settings import Settings
 from db import credentials as credential_store
@@ -36,6 +37,7 @@ class SyncDependencies:
     identity: str = "worker"
     http: httpx.AsyncClient | None = None  # None: the client package's shared pool
     token_store: DatabaseTokenStore = field(init=False)
+    handoff: PageHandoff = field(default_factory=PageHandoff)
     _credentials: dict[int, tuple[float, Credentials]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

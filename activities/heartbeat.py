@@ -4,6 +4,13 @@ A Temporal heartbeat both proves the worker is alive (so a crashed worker's acti
 retried after the heartbeat timeout, not after the much longer start-to-close timeout) and
 carries details — here the page cursor and the position inside a page — that a retried attempt
 and the Web UI can see. Details are a hint only; the cursor of record is in PostgreSQL.
+
+Nothing is sent when an activity starts: Temporal arms the heartbeat timeout when the attempt
+starts, so a worker that dies before its first beat is still noticed. A page usually takes a
+fraction of a second, and one heartbeat call per activity was a fifth of the Temporal server's
+requests per page. ``update`` only remembers phase details for the next periodic beat;
+``send`` beats at once, for details a retried attempt must see (it is used just before an
+activity fails).
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ class Heartbeat:
         self.details: dict[str, Any] = dict(details)
 
     def update(self, **details: Any) -> None:
+        """Remember details; the next periodic beat carries them."""
+        self.details.update(details)
+
+    def send(self, **details: Any) -> None:
+        """Remember details and beat now (what the next attempt reads if this one fails)."""
         self.details.update(details)
         activity.heartbeat(self.details)
 
@@ -30,7 +42,6 @@ class Heartbeat:
 @asynccontextmanager
 async def heartbeating(interval: float = 3.0, **details: Any) -> AsyncIterator[Heartbeat]:
     beat = Heartbeat(**details)
-    activity.heartbeat(beat.details)
 
     async def loop() -> None:
         while True:

@@ -17,6 +17,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -26,12 +27,15 @@ from activities.contracts import (
     STREAMS_FOR,
     ActivityName,
     ApplyPageInput,
+    ApplyPagesInput,
+    ApplyPagesResult,
     ApplyResult,
     DispatchInput,
     DispatchResult,
     ErrorType,
     FetchPageInput,
     FinishRunInput,
+    PageBatch,
     PageRef,
     RefreshTokenInput,
     RunContext,
@@ -84,7 +88,9 @@ class SyncActivities:
             self.start_run,
             self.refresh_token,
             self.fetch_page,
+            self.fetch_pages,
             self.map_and_insert,
+            self.map_and_insert_pages,
             self.dispatch,
             self.finish_run,
         ]
@@ -188,7 +194,83 @@ class SyncActivities:
 
     @activity.defn(name=ActivityName.FETCH_PAGE)
     async def fetch_page(self, input: FetchPageInput) -> PageRef:
-        previous = previous_details()
+        return await self._fetch_one(input, previous_details())
+
+    @activity.defn(name=ActivityName.FETCH_PAGES)
+    async def fetch_pages(self, input: FetchPageInput) -> PageBatch:
+        """Fetch and stage up to ``max_pages`` consecutive pages, following ``continueFrom``.
+
+        Fewer activities per record: each activity costs workflow tasks, Temporal server work
+        and SDK work, as much CPU as applying a small page. Only the first page's failure fails
+        the activity (and is retried by its policy); when a later page fails, the pages staged
+        so far are returned and the next ``fetch_pages`` meets the error on its first page.
+        """
+        pages = await self._staged_by_earlier_attempts(input)
+        if not pages:
+            pages = [await self._fetch_one(input, previous_details())]
+        while len(pages) < input.max_pages and pages[-1].has_more:
+            following = dataclasses.replace(
+                input, cursor=pages[-1].cursor_out, estimate_total=False
+            )
+            try:
+                pages.append(await self._fetch_one(following, {}))
+            except (ApplicationError, ServiceTitanError, OSError, SQLAlchemyError) as error:
+                log.info(
+                    "page batch cut short; the next fetch retries",
+                    stream=input.stream,
+                    pages=len(pages),
+                    error=type(error).__name__,
+                )
+                break
+        return PageBatch(pages)
+
+    async def _staged_by_earlier_attempts(self, input: FetchPageInput) -> list[PageRef]:
+        """Pages a crashed or failed attempt of this fetch staged already, to keep, not refetch.
+
+        Read from PostgreSQL (heartbeat details may not have reached Temporal before a crash).
+        Only on retries: a first attempt's position was never fetched in this run.
+        """
+        if activity.info().attempt <= 1:
+            return []
+        async with self.deps.database.transaction() as connection:
+            await _check_run(connection, input.credential_id, input.sync_log_id)
+            staged = await sync_runs.staged_chain(
+                connection,
+                credential_id=input.credential_id,
+                sync_log_id=input.sync_log_id,
+                stream=input.stream,
+                cursor_in=input.cursor,
+                limit=input.max_pages,
+            )
+        pages: list[PageRef] = []
+        cursor = input.cursor
+        for row in staged:
+            pages.append(
+                PageRef(
+                    page_id=row.page_id,
+                    stream=input.stream,
+                    cursor_in=cursor,
+                    cursor_out=row.cursor_out,
+                    has_more=row.has_more,
+                    record_count=row.record_count,
+                )
+            )
+            cursor = row.cursor_out
+        if pages and input.estimate_total:
+            client = await self.deps.client_for(
+                input.credential_id, await self._credentials(input.credential_id)
+            )
+            pages[0].estimated_total = await self._estimate(client, input)
+        if pages:
+            log.info(
+                "kept pages staged by an earlier attempt",
+                stream=input.stream,
+                pages=len(pages),
+                attempt=activity.info().attempt,
+            )
+        return pages
+
+    async def _fetch_one(self, input: FetchPageInput, previous: dict[str, Any]) -> PageRef:
         waits = int(previous.get("rate_limited", 0))
         server_errors = int(previous.get("server_errors", 0))
         async with heartbeating(
@@ -211,13 +293,13 @@ class SyncActivities:
             try:
                 page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
             except RateLimited as error:
-                beat.update(rate_limited=waits + 1, server_errors=0)
+                beat.send(rate_limited=waits + 1, server_errors=0)
                 raise errors.from_servicetitan(error) from None
             except CredentialsRejected as error:
                 self.deps.forget(input.credential_id)
                 raise errors.from_servicetitan(error) from None
             except ServiceTitanError as error:
-                beat.update(server_errors=server_errors + 1)
+                beat.send(server_errors=server_errors + 1)
                 raise errors.from_servicetitan(
                     error, consecutive_server_errors=server_errors + 1
                 ) from None
@@ -241,6 +323,7 @@ class SyncActivities:
                     record_count=page.record_count,
                     body=body,
                 )
+            self.deps.handoff.put(page_id, page.records(), len(page.raw))
         return PageRef(
             page_id=page_id,
             stream=input.stream,
@@ -271,6 +354,34 @@ class SyncActivities:
 
     # --- apply ------------------------------------------------------------------------------
 
+    @activity.defn(name=ActivityName.MAP_AND_INSERT_PAGES)
+    async def map_and_insert_pages(self, input: ApplyPagesInput) -> ApplyPagesResult:
+        """Apply staged pages in order, each in its own transaction, as ``map_and_insert``.
+
+        Stops after a page that finds the sync disabled (a page boundary), and before a page
+        whose staged body is gone, so the workflow fetches it again from its ``cursor_in``.
+        A retried attempt finds its applied pages applied and changes nothing for them.
+        """
+        results: list[ApplyResult] = []
+        for ref in input.pages:
+            page_input = ApplyPageInput(
+                credential_id=input.credential_id,
+                sync_log_id=input.sync_log_id,
+                import_job_id=input.import_job_id,
+                page=ref,
+                expected_total=input.expected_total,
+            )
+            try:
+                result = await self.map_and_insert(page_input)
+            except ApplicationError as error:
+                if error.type != ErrorType.STAGED_PAGE_MISSING:
+                    raise
+                return ApplyPagesResult(results, missing=True)
+            results.append(result)
+            if not result.sync_enabled:
+                break
+        return ApplyPagesResult(results)
+
     @activity.defn(name=ActivityName.MAP_AND_INSERT)
     async def map_and_insert(self, input: ApplyPageInput) -> ApplyResult:
         ref = input.page
@@ -286,7 +397,10 @@ class SyncActivities:
             # is locked from the start (a concurrent retry waits, then finds it applied), read
             # once, and the page costs one connection checkout and commit instead of four.
             async with self.deps.database.transaction() as connection:
-                page = await sync_runs.load_page(connection, ref.page_id, lock=True)
+                handed = self.deps.handoff.take(ref.page_id)
+                page = await sync_runs.load_page(
+                    connection, ref.page_id, lock=True, with_body=handed is None
+                )
                 credential = await sync_runs.credential_context(connection, input.credential_id)
                 await _check_run(
                     connection,
@@ -298,10 +412,7 @@ class SyncActivities:
                 assert page is not None
                 if page.applied:
                     return self._stored_result(page.result)
-                if page.body is None:
-                    raise _missing(ref)
-                raw_body = await staged_body.unpack_async(page.body)
-                records = ExportPage.from_raw(ExportStream(page.stream), raw_body).records()
+                records = handed if handed is not None else await self._staged_records(page)
                 beat.update(phase="mapping", records=len(records))
                 context = RowContext(
                     company_id=credential.company_id,
@@ -356,6 +467,14 @@ class SyncActivities:
                 )
                 await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
         return result
+
+    @staticmethod
+    async def _staged_records(page: sync_runs.StagedPageRow) -> list[Any]:
+        """The page's records from its staged body (another worker fetched it, or a retry)."""
+        if page.body is None:
+            raise _missing_page(page.stream, page.page_id)
+        raw_body = await staged_body.unpack_async(page.body)
+        return ExportPage.from_raw(ExportStream(page.stream), raw_body).records()
 
     def _check_page(self, page: sync_runs.StagedPageRow | None, input: ApplyPageInput) -> None:
         if page is None:
@@ -504,9 +623,12 @@ async def _check_run(
 
 
 def _missing(ref: PageRef) -> ApplicationError:
+    return _missing_page(ref.stream, ref.page_id)
+
+
+def _missing_page(stream: str, page_id: int) -> ApplicationError:
     return ApplicationError(
-        f"staged {ref.stream} page {ref.page_id} is gone (PostgreSQL restarted?); "
-        "it will be fetched again",
+        f"staged {stream} page {page_id} is gone (PostgreSQL restarted?); it will be fetched again",
         type=ErrorType.STAGED_PAGE_MISSING,
         non_retryable=True,
     )

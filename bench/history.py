@@ -1,7 +1,8 @@
 """Where the wall time of a sync went, read from its Temporal history.
 
 Applying pages is the sync's critical path: page N+1 is applied after page N, and fetching
-runs ahead of it. So the wall time splits into time inside ``map_and_insert`` activities,
+runs ahead of it. So the wall time splits into time inside the apply activities
+(``map_and_insert_pages``, or ``map_and_insert`` in runs of one page per activity),
 time inside the other activities while no apply runs (the first fetch of each stream, token,
 start and finish), and the gaps between them, where Temporal moves the sync along: the
 activity's completion travels to the server, a workflow task runs, the next activity task is
@@ -83,10 +84,14 @@ def _covered(spans: list[Span]) -> float:
     return total
 
 
-async def breakdown(client: Client, workflow_id: str) -> dict[str, Any]:
+APPLY_KINDS = ("map_and_insert_pages", "map_and_insert")
+FETCH_KINDS = ("fetch_pages", "fetch_page")
+
+
+async def breakdown(client: Client, workflow_id: str, pages: int) -> dict[str, Any]:
     """Wall time split into applying, other activities alone, and orchestration gaps."""
     spans, wall = await activity_spans(client, workflow_id)
-    applies = [s for s in spans if s.kind == "map_and_insert"]
+    applies = [s for s in spans if s.kind in APPLY_KINDS]
     apply_seconds = _covered(applies)
     any_activity = _covered(spans)
     by_kind: dict[str, float] = defaultdict(float)
@@ -94,6 +99,7 @@ async def breakdown(client: Client, workflow_id: str) -> dict[str, Any]:
     for span in spans:
         by_kind[span.kind] += span.seconds
         count[span.kind] += 1
+    per_page = 1000 / max(pages, 1)
     return {
         "wall_seconds": round(wall, 3),
         "applying_seconds": round(apply_seconds, 3),
@@ -101,8 +107,6 @@ async def breakdown(client: Client, workflow_id: str) -> dict[str, Any]:
         "orchestration_gap_seconds": round(wall - any_activity, 3),
         "activity_seconds": {k: round(v, 3) for k, v in by_kind.items()},
         "activity_count": dict(count),
-        "mean_apply_ms": round(
-            1000 * by_kind["map_and_insert"] / max(count["map_and_insert"], 1), 1
-        ),
-        "mean_fetch_ms": round(1000 * by_kind["fetch_page"] / max(count["fetch_page"], 1), 1),
+        "mean_apply_ms": round(per_page * sum(by_kind[k] for k in APPLY_KINDS), 1),
+        "mean_fetch_ms": round(per_page * sum(by_kind[k] for k in FETCH_KINDS), 1),
     }

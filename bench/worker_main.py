@@ -8,7 +8,9 @@ directory's checkout, optionally
   ``PREFIX.html`` and ``PREFIX.pyisession`` (``pyinstrument --load``) at shutdown;
 * ``--gc-freeze``: ``gc.freeze()`` once the worker's modules are imported, so full collections
   stop rescanning the hundreds of thousands of long-lived objects of temporalio, SQLAlchemy and
-  pydantic (an experiment for the runtime: see bench/README.md).
+  pydantic (an experiment for the runtime: see bench/README.md);
+* ``--gc-threshold=A:B:C``: ``gc.set_threshold(A, B, C)`` (``python -m bench.ab
+  tuned=.+gc-threshold=50000:20:10``).
 
 It is started by path with the checkout as working directory, so ``python -m bench.ab`` can run
 the worker of another revision with today's instruments. ``runtime.main`` ends the process with
@@ -52,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--gc-freeze", action="store_true")
+    parser.add_argument("--gc-threshold")
     args = parser.parse_args()
     sys.path.insert(0, os.getcwd())
     import runtime.main as worker_main
@@ -60,6 +63,8 @@ def main() -> None:
     if args.gc_freeze:
         gc.collect()
         gc.freeze()
+    if args.gc_threshold:
+        gc.set_threshold(*(int(part) for part in args.gc_threshold.split(":")))
     if args.profile is None:
         worker_main.main()
         return

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Text, any_, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -252,9 +252,60 @@ async def stage_page(
     return int(page_id)
 
 
+async def staged_chain(
+    connection: AsyncConnection,
+    *,
+    credential_id: int,
+    sync_log_id: int,
+    stream: str,
+    cursor_in: str | None,
+    limit: int,
+) -> list[StagedPageRow]:
+    """Unapplied staged pages that continue from ``cursor_in``, in order (bodies not read).
+
+    What an earlier attempt of a fetch already staged, so a retried attempt after a crash
+    fetches only the page that was in flight, not the ones it had already stored.
+    """
+    p = StagedPage
+    rows = (
+        await connection.execute(
+            select(
+                p.id,
+                p.credential_id,
+                p.sync_log_id,
+                p.stream,
+                p.cursor_in,
+                p.cursor_out,
+                p.has_more,
+                p.record_count,
+                null(),
+                p.applied_at.is_not(None),
+                p.result,
+            ).where(
+                p.credential_id == credential_id,
+                p.sync_log_id == sync_log_id,
+                p.stream == stream,
+                p.applied_at.is_(None),
+                p.body.is_not(None),
+            )
+        )
+    ).all()
+    by_cursor = {row.cursor_in: StagedPageRow(*row) for row in rows}
+    chain: list[StagedPageRow] = []
+    cursor = cursor_in or ""
+    while len(chain) < limit and cursor in by_cursor:
+        page = by_cursor.pop(cursor)
+        chain.append(page)
+        if not page.has_more or not page.cursor_out or page.cursor_out == cursor:
+            break
+        cursor = page.cursor_out
+    return chain
+
+
 async def load_page(
-    connection: AsyncConnection, page_id: int, *, lock: bool = False
+    connection: AsyncConnection, page_id: int, *, lock: bool = False, with_body: bool = True
 ) -> StagedPageRow | None:
+    """A staged page; ``with_body=False`` leaves the (large) body unread and ``None``."""
     p = StagedPage
     query = select(
         p.id,
@@ -265,7 +316,7 @@ async def load_page(
         p.cursor_out,
         p.has_more,
         p.record_count,
-        p.body,
+        p.body if with_body else null(),
         p.applied_at.is_not(None),
         p.result,
     ).where(p.id == page_id)

@@ -18,7 +18,10 @@ def main() -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("worker")
+    from runtime.gc_tuning import tune_garbage_collector
     from runtime.worker import run_worker  # after logging is configured
+
+    tune_garbage_collector()  # after the imports: their objects go to the permanent generation
 
     code = 0
     try:

@@ -26,12 +26,15 @@ with workflow.unsafe.imports_passed_through():
         STREAMS_FOR,
         ActivityName,
         ApplyPageInput,
+        ApplyPagesInput,
+        ApplyPagesResult,
         ApplyResult,
         DispatchInput,
         DispatchResult,
         ErrorType,
         FetchPageInput,
         FinishRunInput,
+        PageBatch,
         PageRef,
         RefreshTokenInput,
         RunContext,
@@ -47,6 +50,12 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_ID_PREFIX = "servicetitan-sync-"
 DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
+PAGES_PER_ACTIVITY = 4
+"""Pages one fetch (and one apply) activity handles. Every activity costs workflow tasks,
+Temporal server work and SDK work, as much CPU as applying a small page; four pages share it
+while progress still moves every few thousand records."""
+PAGE_BATCHES_PATCH = "page-batches"
+"""Runs recorded before page batches replay with one page per activity."""
 # A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 
@@ -131,6 +140,7 @@ class SyncWorkflow:
         self._runs = 1
         self._started_at = ""
         self._refresh_after: datetime | None = None
+        self._batched = False
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -169,6 +179,7 @@ class SyncWorkflow:
     async def run(self, input: SyncInput) -> SyncResult:
         self._input = input
         self._started_at = workflow.now().isoformat()
+        self._batched = workflow.patched(PAGE_BATCHES_PATCH)
         try:
             context = await self._begin(input)
         except ActivityError as error:
@@ -180,14 +191,14 @@ class SyncWorkflow:
         self._show()
         try:
             await self._refresh_token(input.credential_id, force=False)
-            pending = input.resume.pending_page if input.resume else None
+            pending = _carried_pages(input.resume)
             pages_this_run = 0
             for stream in self._streams:
                 if stream.done:
                     continue
                 self._current = stream.stream
                 outcome = await self._sync_stream(input, context, stream, pending, pages_this_run)
-                pending = None
+                pending = []
                 if isinstance(outcome, int):
                     pages_this_run = outcome
                     continue
@@ -265,17 +276,26 @@ class SyncWorkflow:
             await self._refresh_token(credential_id, force=False)
 
     def _fetch(
-        self, input: SyncInput, context: RunContext, stream: StreamProgress, cursor: str | None
-    ) -> asyncio.Task[PageRef]:
+        self,
+        input: SyncInput,
+        context: RunContext,
+        stream: StreamProgress,
+        cursor: str | None,
+        max_pages: int,
+    ) -> asyncio.Task[list[PageRef]]:
         fetch = FetchPageInput(
             credential_id=input.credential_id,
             sync_log_id=context.sync_log_id,
             stream=stream.stream,
             cursor=cursor,
             estimate_total=stream.pages == 0 and stream.estimated_total is None,
+            max_pages=max_pages if self._batched else 1,
         )
-        return asyncio.ensure_future(
-            _waiting_out_rate_limits(
+        return asyncio.ensure_future(self._fetch_pages(fetch))
+
+    async def _fetch_pages(self, fetch: FetchPageInput) -> list[PageRef]:
+        if not self._batched:
+            page: PageRef = await _waiting_out_rate_limits(
                 lambda: workflow.execute_activity(
                     ActivityName.FETCH_PAGE,
                     fetch,
@@ -285,100 +305,162 @@ class SyncWorkflow:
                     retry_policy=_API_RETRY,
                 )
             )
+            return [page]
+        batch: PageBatch = await _waiting_out_rate_limits(
+            lambda: workflow.execute_activity(
+                ActivityName.FETCH_PAGES,
+                fetch,
+                result_type=PageBatch,
+                start_to_close_timeout=timedelta(minutes=5 * fetch.max_pages),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_API_RETRY,
+            )
         )
+        return batch.pages
 
     async def _sync_stream(
         self,
         input: SyncInput,
         context: RunContext,
         stream: StreamProgress,
-        pending: PageRef | None,
+        pending: list[PageRef],
         pages_this_run: int,
-    ) -> int | PageRef | None:
+    ) -> int | list[PageRef]:
         """Sync one stream. Returns pages done so far, or the carry for a continue-as-new."""
         limit = input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
+        batch_size = max(1, min(PAGES_PER_ACTIVITY, limit))
+
+        def size_after(applied: int) -> int:
+            """Batch size so a run applies no more than its limit (a full batch is carried)."""
+            room = limit - applied
+            return min(batch_size, room) if room > 0 else batch_size
+
         await self._token_if_due(input.credential_id)
-        next_fetch: asyncio.Task[PageRef] | None = None
-        if pending is None:
-            next_fetch = self._fetch(input, context, stream, stream.cursor)
+        next_fetch: asyncio.Task[list[PageRef]] | None = None
+        if not pending:
+            next_fetch = self._fetch(
+                input, context, stream, stream.cursor, size_after(pages_this_run)
+            )
         refetches = 0
         while True:
-            if pending is not None:
-                page, pending = pending, None
+            if pending:
+                pages, pending = pending, []
             else:
                 assert next_fetch is not None
-                page = await next_fetch
+                pages = await next_fetch
                 next_fetch = None
-            if page.cursor_out == page.cursor_in and page.has_more:
-                raise ApplicationError(
-                    f"{stream.stream}: ServiceTitan returned the same continueFrom it was given "
-                    "with hasMore=true; stopping instead of looping",
-                    type=ErrorType.STUCK_CURSOR,
-                    non_retryable=True,
-                )
-            if page.estimated_total is not None:
-                stream.estimated_total = page.estimated_total
-            stream.rate_limit_waits += page.rate_limit_waits
-            if page.has_more:
+            for page in pages:
+                if page.cursor_out == page.cursor_in and page.has_more:
+                    raise ApplicationError(
+                        f"{stream.stream}: ServiceTitan returned the same continueFrom it was "
+                        "given with hasMore=true; stopping instead of looping",
+                        type=ErrorType.STUCK_CURSOR,
+                        non_retryable=True,
+                    )
+                if page.estimated_total is not None:
+                    stream.estimated_total = page.estimated_total
+                stream.rate_limit_waits += page.rate_limit_waits
+            last = pages[-1]
+            if last.has_more:
                 await self._token_if_due(input.credential_id)
-                next_fetch = self._fetch(input, context, stream, page.cursor_out)
-            try:
-                result = await self._apply(input, context, stream, page)
-            except ActivityError as error:
+                next_fetch = self._fetch(
+                    input, context, stream, last.cursor_out, size_after(pages_this_run + len(pages))
+                )
+            outcome = await self._apply(input, context, stream, pages)
+            pages_this_run += len(outcome.results)
+            self._show()
+            if outcome.missing:
                 # PostgreSQL truncates UNLOGGED staged pages when it restarts after a crash:
                 # fetch the page again from the same position instead of failing the sync.
-                if _error_type(error) != ErrorType.STAGED_PAGE_MISSING or refetches >= 3:
-                    raise
                 refetches += 1
+                missing = pages[len(outcome.results)]
+                if refetches > 3:
+                    raise ApplicationError(
+                        f"staged {missing.stream} page {missing.page_id} is gone again after "
+                        "3 fetches (PostgreSQL keeps restarting?)",
+                        type=ErrorType.STAGED_PAGE_MISSING,
+                        non_retryable=True,
+                    )
                 if next_fetch is not None:
                     await workflow.wait([next_fetch])  # its staged copy may be gone too
-                next_fetch = self._fetch(input, context, stream, page.cursor_in)
+                next_fetch = self._fetch(
+                    input, context, stream, missing.cursor_in, size_after(pages_this_run)
+                )
                 continue
-            pages_this_run += 1
-            self._show()
-            if not result.sync_enabled:
+            stopped = next((r for r in outcome.results if not r.sync_enabled), None)
+            if stopped is not None:
                 if next_fetch is not None:
                     await next_fetch  # let it finish staging; it will be discarded
                 raise ApplicationError(
-                    f"sync stopped at a page boundary: {result.disabled_reason}",
+                    f"sync stopped at a page boundary: {stopped.disabled_reason}",
                     type=ErrorType.SYNC_DISABLED,
                     non_retryable=True,
                 )
-            if not page.has_more:
+            if not last.has_more:
                 stream.done = True
                 return pages_this_run
             if pages_this_run >= limit or workflow.info().is_continue_as_new_suggested():
                 assert next_fetch is not None
-                return await next_fetch  # staged already: the next run applies it first
+                return await next_fetch  # staged already: the next run applies them first
 
     async def _apply(
-        self, input: SyncInput, context: RunContext, stream: StreamProgress, page: PageRef
-    ) -> ApplyResult:
-        result: ApplyResult = await workflow.execute_activity(
-            ActivityName.MAP_AND_INSERT,
-            ApplyPageInput(
-                credential_id=input.credential_id,
-                sync_log_id=context.sync_log_id,
-                import_job_id=context.import_job_id,
-                page=page,
-                expected_total=stream.estimated_total,
-            ),
-            result_type=ApplyResult,
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=_DB_RETRY,
-        )
-        stream.pages += 1
-        stream.records += page.record_count
-        stream.inserted += result.inserted
-        stream.updated += result.updated
-        stream.unchanged += result.unchanged
-        stream.rejected += result.rejected
-        stream.cursor = page.cursor_out
-        return result
+        self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
+    ) -> ApplyPagesResult:
+        outcome = await self._apply_pages(input, context, stream, pages)
+        for page, result in zip(pages, outcome.results, strict=False):
+            stream.pages += 1
+            stream.records += page.record_count
+            stream.inserted += result.inserted
+            stream.updated += result.updated
+            stream.unchanged += result.unchanged
+            stream.rejected += result.rejected
+            stream.cursor = page.cursor_out
+        return outcome
+
+    async def _apply_pages(
+        self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
+    ) -> ApplyPagesResult:
+        if self._batched:
+            outcome: ApplyPagesResult = await workflow.execute_activity(
+                ActivityName.MAP_AND_INSERT_PAGES,
+                ApplyPagesInput(
+                    credential_id=input.credential_id,
+                    sync_log_id=context.sync_log_id,
+                    import_job_id=context.import_job_id,
+                    pages=pages,
+                    expected_total=stream.estimated_total,
+                ),
+                result_type=ApplyPagesResult,
+                start_to_close_timeout=timedelta(minutes=10 * len(pages)),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_DB_RETRY,
+            )
+            return outcome
+        # One page per activity (runs recorded before page batches).
+        (page,) = pages
+        try:
+            result: ApplyResult = await workflow.execute_activity(
+                ActivityName.MAP_AND_INSERT,
+                ApplyPageInput(
+                    credential_id=input.credential_id,
+                    sync_log_id=context.sync_log_id,
+                    import_job_id=context.import_job_id,
+                    page=page,
+                    expected_total=stream.estimated_total,
+                ),
+                result_type=ApplyResult,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_DB_RETRY,
+            )
+        except ActivityError as error:
+            if _error_type(error) != ErrorType.STAGED_PAGE_MISSING:
+                raise
+            return ApplyPagesResult([], missing=True)
+        return ApplyPagesResult([result])
 
     async def _continue_as_new(
-        self, input: SyncInput, context: RunContext, staged: PageRef | None
+        self, input: SyncInput, context: RunContext, staged: list[PageRef]
     ) -> None:
         resume = SyncResume(
             sync_log_id=context.sync_log_id,
@@ -386,9 +468,10 @@ class SyncWorkflow:
             company_id=context.company_id,
             tenant_id=context.tenant_id,
             streams=self._streams,
-            pending_page=staged,
+            pending_page=staged[0] if staged and not self._batched else None,
             runs=self._runs,
             started_at=self._started_at,
+            pending_pages=staged if self._batched else [],
         )
         workflow.continue_as_new(
             SyncInput(
@@ -484,6 +567,15 @@ class SyncWorkflow:
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=_DB_RETRY,
         )
+
+
+def _carried_pages(resume: SyncResume | None) -> list[PageRef]:
+    """The staged pages a continued-as-new run applies first (either carry's form)."""
+    if resume is None:
+        return []
+    if resume.pending_pages:
+        return list(resume.pending_pages)
+    return [resume.pending_page] if resume.pending_page is not None else []
 
 
 def streams_for(data_type: str) -> list[StreamProgress]:

@@ -37,7 +37,9 @@ async def run(ctx: BenchContext) -> None:
     credentials = await onboard(url, ctx.keys, [tenant])
     ours = await measured_sync(ctx, worker, credentials[tenant.tenant_id], tenant)
     check_rows(ctx, url, tenant, "e2e full sync")
-    timeline = await breakdown(ctx.temporal.client, workflow_id_for(credentials[tenant.tenant_id]))
+    timeline = await breakdown(
+        ctx.temporal.client, workflow_id_for(credentials[tenant.tenant_id]), ours.run.pages
+    )
     ctx.handoff.update(
         {
             E2E_DATABASE: url,

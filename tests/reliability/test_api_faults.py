@@ -250,7 +250,8 @@ async def test_a_token_that_expires_every_minute(
     watch = Stopwatch()
     sandbox = harness.sandbox
     credential = await harness.add_tenant(TENANT)
-    sandbox.set_faults(token_ttl_seconds=60, latency_seconds=0.05)
+    # Slow enough responses that the sync outlives several token lifetimes.
+    sandbox.set_faults(token_ttl_seconds=60, latency_seconds=0.15)
     handle = await harness.start(credential)
     minutes = 0
     loop = asyncio.get_running_loop()

@@ -40,7 +40,7 @@ from tests.reliability.support import (
     wait_for_pages,
 )
 from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
-from workflows.sync import SyncWorkflow, workflow_id_for
+from workflows.sync import PAGES_PER_ACTIVITY, SyncWorkflow, workflow_id_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -224,9 +224,10 @@ async def test_sync_survives_killed_connections_and_postgres_restarts(
     # proven deterministically by tests/sync/test_sync_behaviour.py
     # (test_staged_pages_lost_in_a_database_crash_are_fetched_again).
     # A killed connection or clean restart costs at most the page in flight; a crash restart
-    # also loses the staged pages waiting to be applied (the one being applied, the next one).
+    # also loses the staged pages waiting to be applied: the rest of the batch being applied
+    # and the batch fetched ahead (PAGES_PER_ACTIVITY each).
     allowed = faults.count(KILL_CONNECTIONS) + faults.count(CLEAN_RESTART)
-    allowed += 3 * faults.count(CRASH_RESTART)
+    allowed += (2 * PAGES_PER_ACTIVITY + 1) * faults.count(CRASH_RESTART)
     assert extra <= allowed, refetched
     log = scalar(
         database_url,

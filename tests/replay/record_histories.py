@@ -6,7 +6,9 @@ was ever deployed with the old code):
     ./dev test tests/replay/record_histories.py
 
 It syncs small sandbox tenants through the real worker and writes each execution's history to
-``tests/replay/histories/<scenario>.json``. Commit the files with the workflow change.
+``tests/replay/histories/<scenario>.json``. Commit the files with the workflow change; keep
+the histories of the previous workflow code (``histories/one-page-per-activity/``) as long as
+runs of it may be in flight somewhere.
 """
 
 from __future__ import annotations

@@ -17,15 +17,40 @@ from temporalio.worker import Replayer
 
 from workflows import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+ROOT = Path(__file__).parent / "histories"
+CURRENT = sorted(ROOT.glob("*.json"))
+"""Recorded by ``record_histories.py`` with today's workflows."""
+ONE_PAGE_PER_ACTIVITY = sorted((ROOT / "one-page-per-activity").glob("*.json"))
+"""Recorded before page batches (``workflows.sync.PAGE_BATCHES_PATCH``): such runs may still
+be in flight when a worker with batches is deployed, so they must replay too."""
+HISTORIES = CURRENT + ONE_PAGE_PER_ACTIVITY
+SCENARIOS = {"full-sync", "continue-as-new", "failed-credentials", "scheduled-launcher"}
 
 
-def test_there_are_histories_to_replay() -> None:
-    names = {path.stem.split("-run")[0] for path in HISTORIES}
-    assert {"full-sync", "continue-as-new", "failed-credentials", "scheduled-launcher"} <= names
+@pytest.mark.parametrize("paths", [CURRENT, ONE_PAGE_PER_ACTIVITY], ids=["current", "one-page"])
+def test_there_are_histories_to_replay(paths: list[Path]) -> None:
+    assert {path.stem.split("-run")[0] for path in paths} >= SCENARIOS
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
+def test_the_current_histories_run_page_batches_and_the_old_ones_do_not() -> None:
+    def activity_types(path: Path) -> set[str]:
+        events = json.loads(path.read_text())["events"]
+        return {
+            event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+            for event in events
+            if "activityTaskScheduledEventAttributes" in event
+        }
+
+    full, old = ROOT / "full-sync.json", ROOT / "one-page-per-activity" / "full-sync.json"
+    assert {"fetch_pages", "map_and_insert_pages"} <= activity_types(full)
+    assert "fetch_page" not in activity_types(full)
+    assert {"fetch_page", "map_and_insert"} <= activity_types(old)
+    assert "fetch_pages" not in activity_types(old)
+
+
+@pytest.mark.parametrize(
+    "path", HISTORIES, ids=[str(path.relative_to(ROOT).with_suffix("")) for path in HISTORIES]
+)
 async def test_history_replays_deterministically(path: Path) -> None:
     text = path.read_text()
     events = json.loads(text)["events"]

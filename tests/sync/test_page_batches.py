@@ -1,0 +1,224 @@
+"""Several pages per activity: ``fetch_pages`` and ``map_and_insert_pages``, and the workflow.
+
+The batch activities run here in a Temporal ``ActivityEnvironment`` against the real sandbox
+and PostgreSQL; the workflow's use of them runs on the real worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities import errors
+from activities.contracts import (
+    ApplyPagesInput,
+    ErrorType,
+    FetchPageInput,
+    PageRef,
+    RefreshTokenInput,
+    RunContext,
+    StartRunInput,
+)
+from activities.sync_activities import SyncActivities
+from runtime.worker import make_dependencies
+from servicetitan.errors import ServiceUnavailable
+from tests.sync.conftest import TENANT
+from tests.sync.harness import SyncHarness, stored_members
+from workflows.sync import PAGES_PER_ACTIVITY, workflow_id_for
+
+PAGE_SIZE = 50  # tests/sync/conftest.py: 240 customers are 5 pages
+
+
+class FailingAfter(SyncActivities):
+    """Fails every page fetch after the first ``good`` ones, as a 503 would."""
+
+    def __init__(self, harness: SyncHarness, good: int) -> None:
+        super().__init__(_dependencies(harness))
+        self.good = good
+
+    async def _fetch_one(self, input: FetchPageInput, previous: dict[str, Any]) -> PageRef:
+        if self.good <= 0:
+            raise errors.from_servicetitan(ServiceUnavailable("503 from the test"))
+        self.good -= 1
+        return await super()._fetch_one(input, previous)
+
+
+def _dependencies(harness: SyncHarness) -> Any:
+    return make_dependencies(
+        harness.settings, harness.database, harness.client_config, None, http=harness.http
+    )
+
+
+async def _begin(harness: SyncHarness, acts: SyncActivities) -> tuple[int, RunContext]:
+    credential = await harness.add_tenant(TENANT)
+    env = ActivityEnvironment()
+    context = await env.run(
+        acts.start_run,
+        StartRunInput(credential, "customers", "manual", "full", None, "batches", "run"),
+    )
+    await env.run(acts.refresh_token, RefreshTokenInput(credential))
+    return credential, context
+
+
+async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
+    harness: SyncHarness,
+) -> None:
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    first = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
+    )
+    assert [page.record_count for page in first.pages] == [PAGE_SIZE] * 3
+    rest = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(
+            credential, context.sync_log_id, "customers", first.pages[-1].cursor_out, max_pages=9
+        ),
+    )
+    pages = first.pages + rest.pages
+    # The batch stops at the end of the feed, and each page starts where the previous ended.
+    assert [page.has_more for page in pages] == [True] * 4 + [False]
+    assert sum(page.record_count for page in pages) == 240
+    for before, after in itertools.pairwise(pages):
+        assert after.cursor_in == before.cursor_out
+    staged = harness.rows(
+        "SELECT id, cursor_in, record_count FROM servicetitan_staged_pages ORDER BY id"
+    )
+    assert staged == [(p.page_id, p.cursor_in or "", p.record_count) for p in pages]
+    assert harness.sandbox.counters.refetched() == {}
+
+
+async def test_a_failure_after_the_first_page_returns_the_pages_staged_so_far(
+    harness: SyncHarness,
+) -> None:
+    acts = FailingAfter(harness, good=2)
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4),
+    )
+    assert len(batch.pages) == 2
+    # The next batch meets the failure on its first page: that fails the activity, retryably.
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(
+            acts.fetch_pages,
+            FetchPageInput(
+                credential,
+                context.sync_log_id,
+                "customers",
+                batch.pages[-1].cursor_out,
+                max_pages=4,
+            ),
+        )
+    assert raised.value.type == ErrorType.SERVICE_UNAVAILABLE
+    assert not raised.value.non_retryable
+
+
+async def test_a_retried_fetch_keeps_the_pages_an_earlier_attempt_staged(
+    harness: SyncHarness,
+) -> None:
+    """A worker killed mid-batch: the retry fetches only what was not staged yet."""
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    fetch = FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4)
+    # The first attempt staged two pages, then died (here: stopped after two).
+    first = await ActivityEnvironment().run(
+        acts.fetch_pages, dataclasses.replace(fetch, max_pages=2)
+    )
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    batch = await retry.run(acts.fetch_pages, fetch)
+    assert [p.page_id for p in batch.pages[:2]] == [p.page_id for p in first.pages]
+    assert batch.pages[0].cursor_in is None
+    assert len(batch.pages) == 4
+    assert sum(p.record_count for p in batch.pages) == 4 * PAGE_SIZE
+    assert harness.sandbox.counters.refetched() == {}
+    # A first attempt never reuses: its position was not fetched in this run before.
+    again = await ActivityEnvironment().run(acts.fetch_pages, fetch)
+    assert harness.sandbox.counters.refetched()
+    assert [p.page_id for p in again.pages] == [p.page_id for p in batch.pages]
+
+
+async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempotent(
+    harness: SyncHarness,
+) -> None:
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
+    )
+    harness.rows(  # the second page's staged copy is gone, as after a crash restart
+        "DELETE FROM servicetitan_staged_pages WHERE id = %s RETURNING id",
+        batch.pages[1].page_id,
+    )
+    apply = ApplyPagesInput(
+        credential, context.sync_log_id, context.import_job_id, batch.pages, expected_total=240
+    )
+    outcome = await env.run(acts.map_and_insert_pages, apply)
+    assert outcome.missing
+    assert [result.inserted for result in outcome.results] == [PAGE_SIZE]
+    assert harness.scalar("SELECT count(*) FROM members_stream") == PAGE_SIZE
+    cursor = harness.scalar(
+        "SELECT continue_from FROM servicetitan_sync_state WHERE stream = 'customers'"
+    )
+    assert cursor == batch.pages[0].cursor_out
+    # A retry of the same batch changes nothing for the page already applied.
+    again = await env.run(acts.map_and_insert_pages, apply)
+    assert again.missing and again.results[0].already_applied
+    assert harness.scalar("SELECT count(*) FROM members_stream") == PAGE_SIZE
+
+
+async def test_map_and_insert_pages_stops_at_the_page_that_finds_the_sync_disabled(
+    harness: SyncHarness,
+) -> None:
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
+    )
+    harness.rows(
+        "UPDATE servicetitan_credentials SET sync_enabled = false, "
+        "disabled_reason = 'paused by the test' WHERE id = %s RETURNING id",
+        credential,
+    )
+    outcome = await env.run(
+        acts.map_and_insert_pages,
+        ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages),
+    )
+    assert len(outcome.results) == 1 and not outcome.missing
+    assert not outcome.results[0].sync_enabled
+    assert "paused by the test" in (outcome.results[0].disabled_reason or "")
+    assert harness.scalar("SELECT count(*) FROM members_stream") == PAGE_SIZE
+
+
+async def test_a_sync_runs_several_pages_per_activity(harness: SyncHarness) -> None:
+    credential = await harness.add_tenant(TENANT)
+    result = await harness.sync(credential)
+    assert result.status == "completed"
+    assert stored_members(harness, TENANT) == harness.expected_members(TENANT)
+    history = await harness.client.get_workflow_handle(workflow_id_for(credential)).fetch_history()
+    names = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    pages = sum(stream.pages for stream in result.streams)
+    applies = names.count("map_and_insert_pages")
+    assert "fetch_page" not in names and "map_and_insert" not in names
+    # Each apply covers up to PAGES_PER_ACTIVITY pages of one stream.
+    streams = len(result.streams)
+    assert pages / PAGES_PER_ACTIVITY <= applies <= pages / PAGES_PER_ACTIVITY + streams
+    assert names.count("fetch_pages") == applies
