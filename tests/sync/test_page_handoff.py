@@ -1,0 +1,54 @@
+"""Parsed pages handed from ``fetch_page(s)`` to the apply inside one worker process."""
+
+from __future__ import annotations
+
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import ApplyPagesInput, FetchPageInput
+from activities.page_handoff import PageHandoff
+from activities.sync_activities import SyncActivities
+from tests.sync.harness import SyncHarness
+from tests.sync.test_page_batches import PAGE_SIZE, _begin, _dependencies
+
+
+def test_entries_are_taken_once_and_bounded_by_raw_size() -> None:
+    handoff = PageHandoff(budget_bytes=100)
+    handoff.put(1, [{"id": 1}], 40)
+    handoff.put(2, [{"id": 2}], 40)
+    handoff.put(3, [{"id": 3}], 40)  # over budget: the oldest entry goes
+    assert handoff.take(1) is None
+    assert handoff.take(2) == [{"id": 2}]
+    assert handoff.take(2) is None
+    assert len(handoff) == 1 and handoff.size_bytes == 40
+    handoff.put(4, [], 101)  # bigger than the whole budget: not kept at all
+    assert handoff.take(4) is None
+    handoff.put(3, [{"id": 33}], 10)  # the same page again replaces its entry
+    assert handoff.size_bytes == 10 and handoff.take(3) == [{"id": 33}]
+
+
+async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to_staging(
+    harness: SyncHarness,
+) -> None:
+    fetcher = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, fetcher)
+    env = ActivityEnvironment()
+    batch = await env.run(
+        fetcher.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=2),
+    )
+    assert len(fetcher.deps.handoff) == 2
+    # Another worker (no handoff) must read the staged body; blank it to tell the paths apart.
+    harness.rows(
+        "UPDATE servicetitan_staged_pages SET body = NULL WHERE id = %s RETURNING id",
+        batch.pages[1].page_id,
+    )
+    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    other = SyncActivities(_dependencies(harness))
+    elsewhere = await env.run(other.map_and_insert_pages, apply)
+    assert [r.inserted for r in elsewhere.results] == [PAGE_SIZE] and elsewhere.missing
+    # The fetching worker still holds page 2 parsed: its apply needs no staged body.
+    here = await env.run(fetcher.map_and_insert_pages, apply)
+    assert not here.missing
+    assert [r.already_applied for r in here.results] == [True, False]
+    assert harness.scalar("SELECT count(*) FROM members_stream") == 2 * PAGE_SIZE
+    assert len(fetcher.deps.handoff) == 0
