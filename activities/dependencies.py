@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 from temporalio.client import Client
 
+from activities.mapping_pool import MappingPool, shared_mapping_pool
 from activities.page_handoff import PageHandoff
 from core.crypto import SecretBox
 from core.settings import Settings
@@ -38,10 +39,12 @@ class SyncDependencies:
     http: httpx.AsyncClient | None = None  # None: the client package's shared pool
     token_store: DatabaseTokenStore = field(init=False)
     handoff: PageHandoff = field(default_factory=PageHandoff)
+    mapping: MappingPool = field(init=False)
     _credentials: dict[int, tuple[float, Credentials]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.token_store = DatabaseTokenStore(self.database, self.box)
+        self.mapping = shared_mapping_pool(self.settings.sync_mapping_processes)
 
     @property
     def actor(self) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,7 @@ from activities.contracts import (
 )
 from activities.dependencies import SyncDependencies
 from activities.heartbeat import heartbeating, previous_details
+from activities.page_handoff import HandedPage
 from core.crypto import DecryptionError
 from core.logging import get_logger
 from db import dispatch as outbox
@@ -56,13 +58,14 @@ from db.record_writer import (
     invoice_table,
     member_table,
     refresh_statistics,
-    upsert_contacts,
-    upsert_records,
+    upsert_batches,
+    upsert_contact_batches,
 )
 from records.contact import CONTACT_COLUMNS
 from records.invoice import INVOICE_COLUMNS
 from records.member import MEMBER_COLUMNS
-from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
+from records.pipeline import Reject
+from records.prepared import PreparedPage
 from servicetitan.auth import TokenProvider
 from servicetitan.client import ServiceTitanClient
 from servicetitan.config import Credentials
@@ -323,7 +326,10 @@ class SyncActivities:
                     record_count=page.record_count,
                     body=body,
                 )
-            self.deps.handoff.put(page_id, page.records(), len(page.raw))
+            customer_ids = (
+                _invoice_customer_ids(page.records()) if input.stream == "invoices" else []
+            )
+            self.deps.handoff.put(page_id, HandedPage(page.raw, customer_ids))
         return PageRef(
             page_id=page_id,
             stream=input.stream,
@@ -363,28 +369,72 @@ class SyncActivities:
         A retried attempt finds its applied pages applied and changes nothing for them.
         """
         results: list[ApplyResult] = []
-        for ref in input.pages:
-            page_input = ApplyPageInput(
-                credential_id=input.credential_id,
-                sync_log_id=input.sync_log_id,
-                import_job_id=input.import_job_id,
-                page=ref,
-                expected_total=input.expected_total,
-            )
-            try:
-                result = await self.map_and_insert(page_input)
-            except ApplicationError as error:
-                if error.type != ErrorType.STAGED_PAGE_MISSING:
-                    raise
-                return ApplyPagesResult(results, missing=True)
-            results.append(result)
-            if not result.sync_enabled:
-                break
+        # Map every page of the batch in the mapping process right away, in order: while page
+        # N is written to PostgreSQL, page N+1 is already being mapped.
+        early = await self._prepare_early(input)
+        try:
+            for ref, prepared in zip(input.pages, early, strict=True):
+                page_input = ApplyPageInput(
+                    credential_id=input.credential_id,
+                    sync_log_id=input.sync_log_id,
+                    import_job_id=input.import_job_id,
+                    page=ref,
+                    expected_total=input.expected_total,
+                )
+                try:
+                    result = await self._apply_page(page_input, prepared)
+                except ApplicationError as error:
+                    if error.type != ErrorType.STAGED_PAGE_MISSING:
+                        raise
+                    return ApplyPagesResult(results, missing=True)
+                results.append(result)
+                if not result.sync_enabled:
+                    break
+        finally:
+            for task in early:
+                if task is not None and not task.done():
+                    task.cancel()
         return ApplyPagesResult(results)
+
+    async def _prepare_early(self, input: ApplyPagesInput) -> list[asyncio.Task[_EarlyPage] | None]:
+        """Start preparing the batch's pages this worker fetched (the others prepare later)."""
+        handed = [self.deps.handoff.take(ref.page_id) for ref in input.pages]
+        if not any(handed):
+            return [None] * len(handed)
+        async with self.deps.database.transaction() as connection:
+            credential = await sync_runs.credential_context(connection, input.credential_id)
+        context = RowContext(
+            company_id=credential.company_id,
+            tenant=credential.intacct_id,
+            trade=credential.primary_trade,
+            import_job_id=input.import_job_id,
+            source_tenant_id=credential.tenant_id,
+        )
+
+        async def prepare(ref: PageRef, page: HandedPage) -> _EarlyPage:
+            async with self.deps.database.transaction() as connection:
+                prepared = await self._prepare(connection, ref.stream, page, context)
+            return _EarlyPage(context.values(), page, prepared)
+
+        return [
+            asyncio.ensure_future(prepare(ref, page)) if page is not None else None
+            for ref, page in zip(input.pages, handed, strict=True)
+        ]
 
     @activity.defn(name=ActivityName.MAP_AND_INSERT)
     async def map_and_insert(self, input: ApplyPageInput) -> ApplyResult:
+        return await self._apply_page(input, None)
+
+    async def _apply_page(
+        self, input: ApplyPageInput, early: asyncio.Task[_EarlyPage] | None
+    ) -> ApplyResult:
         ref = input.page
+        ready: _EarlyPage | None = None
+        if early is not None:
+            try:
+                ready = await early
+            except Exception as error:  # prepared again below, the usual way
+                log.info("early page preparation failed", error=type(error).__name__)
         async with heartbeating(
             stream=ref.stream, cursor=ref.cursor_in, page_id=ref.page_id, phase="loading"
         ) as beat:
@@ -397,7 +447,7 @@ class SyncActivities:
             # is locked from the start (a concurrent retry waits, then finds it applied), read
             # once, and the page costs one connection checkout and commit instead of four.
             async with self.deps.database.transaction() as connection:
-                handed = self.deps.handoff.take(ref.page_id)
+                handed = ready.page if ready else self.deps.handoff.take(ref.page_id)
                 page = await sync_runs.load_page(
                     connection, ref.page_id, lock=True, with_body=handed is None
                 )
@@ -412,8 +462,6 @@ class SyncActivities:
                 assert page is not None
                 if page.applied:
                     return self._stored_result(page.result)
-                records = handed if handed is not None else await self._staged_records(page)
-                beat.update(phase="mapping", records=len(records))
                 context = RowContext(
                     company_id=credential.company_id,
                     tenant=credential.intacct_id,
@@ -421,27 +469,32 @@ class SyncActivities:
                     import_job_id=input.import_job_id,
                     source_tenant_id=credential.tenant_id,
                 )
-                mapped = await self._map(connection, page.stream, records, context)
-                beat.update(phase="writing", rows=mapped.mapped, rejects=mapped.rejected)
+                if ready is not None and ready.context == context.values():
+                    prepared = ready.prepared
+                else:
+                    handed = handed or await self._staged_page(page)
+                    beat.update(phase="mapping", bytes=len(handed.raw))
+                    prepared = await self._prepare(connection, page.stream, handed, context)
+                beat.update(phase="writing", rows=prepared.mapped, rejects=prepared.rejected)
                 raw = await connection.get_raw_connection()
                 driver = raw.driver_connection
                 assert driver is not None
-                counts = await self._write(driver, page.stream, context, mapped)
+                counts = await self._write(driver, page.stream, context, prepared)
                 await sync_runs.store_rejects(
                     connection,
                     credential_id=input.credential_id,
                     company_id=credential.company_id,
                     sync_log_id=input.sync_log_id,
                     stream=page.stream,
-                    rejects=[_reject_row(reject) for reject in mapped.rejects],
+                    rejects=[_reject_row(reject) for reject in prepared.rejects],
                 )
                 await sync_runs.advance_cursor(
                     connection,
                     credential_id=input.credential_id,
                     stream=page.stream,
                     continue_from=page.cursor_out or page.cursor_in or None,
-                    high_water=_high_water(mapped),
-                    records=mapped.mapped,
+                    high_water=prepared.high_water,
+                    records=prepared.mapped,
                     sync_log_id=input.sync_log_id,
                 )
                 await sync_runs.record_progress(
@@ -449,8 +502,8 @@ class SyncActivities:
                     sync_log_id=input.sync_log_id,
                     import_job_id=input.import_job_id,
                     stream=page.stream,
-                    processed=mapped.mapped,
-                    rejected=mapped.rejected,
+                    processed=prepared.mapped,
+                    rejected=prepared.rejected,
                     expected_total=input.expected_total,
                 )
                 enabled, reason = await sync_runs.sync_allowed(
@@ -460,8 +513,8 @@ class SyncActivities:
                     inserted=counts.inserted,
                     updated=counts.updated,
                     unchanged=counts.unchanged,
-                    rejected=mapped.rejected,
-                    superseded=mapped.superseded,
+                    rejected=prepared.rejected,
+                    superseded=prepared.superseded,
                     sync_enabled=enabled,
                     disabled_reason=reason,
                 )
@@ -469,12 +522,16 @@ class SyncActivities:
         return result
 
     @staticmethod
-    async def _staged_records(page: sync_runs.StagedPageRow) -> list[Any]:
-        """The page's records from its staged body (another worker fetched it, or a retry)."""
+    async def _staged_page(page: sync_runs.StagedPageRow) -> HandedPage:
+        """The page from its staged body (another worker fetched it, or this is a retry)."""
         if page.body is None:
             raise _missing_page(page.stream, page.page_id)
-        raw_body = await staged_body.unpack_async(page.body)
-        return ExportPage.from_raw(ExportStream(page.stream), raw_body).records()
+        raw = await staged_body.unpack_async(page.body)
+        customer_ids: list[str] = []
+        if page.stream == ExportStream.INVOICES:
+            records = ExportPage.from_raw(ExportStream.INVOICES, raw).records()
+            customer_ids = _invoice_customer_ids(records)
+        return HandedPage(raw, customer_ids)
 
     def _check_page(self, page: sync_runs.StagedPageRow | None, input: ApplyPageInput) -> None:
         if page is None:
@@ -494,30 +551,29 @@ class SyncActivities:
         result.already_applied = True
         return result
 
-    async def _map(
-        self, connection: AsyncConnection, stream: str, records: list[Any], context: RowContext
-    ) -> MappedPage[Any]:
-        if stream == "invoices":
-            customer_ids = _invoice_customer_ids(records)
+    async def _prepare(
+        self, connection: AsyncConnection, stream: str, page: HandedPage, context: RowContext
+    ) -> PreparedPage:
+        """Map, validate and COPY-encode the page in the mapping process (see mapping_pool)."""
+        types = None
+        if stream == ExportStream.INVOICES:
             types = await sync_runs.customer_types(
-                connection, context.company_id, context.source_tenant_id, customer_ids
+                connection, context.company_id, context.source_tenant_id, page.customer_ids
             )
-            return map_invoices(records, types)
-        if stream == "customers":
-            return map_customers(records)
-        return map_contacts(records)
+        prefix = () if stream == ExportStream.CUSTOMER_CONTACTS else context.values()
+        return await self.deps.mapping.prepare(
+            stream, page.raw, types, prefix, self.deps.settings.sync_insert_batch_size
+        )
 
     async def _write(
-        self, driver: Any, stream: str, context: RowContext, mapped: MappedPage[Any]
+        self, driver: Any, stream: str, context: RowContext, prepared: PreparedPage
     ) -> UpsertCounts:
-        rows = [row.as_tuple() for row in mapped.rows]
-        batch = self.deps.settings.sync_insert_batch_size
-        if stream == "invoices":
-            return await upsert_records(driver, INVOICES, context, rows, batch_size=batch)
-        if stream == "customers":
-            return await upsert_records(driver, MEMBERS, context, rows, batch_size=batch)
-        counts, _members_changed = await upsert_contacts(
-            driver, context.company_id, context.source_tenant_id, rows, CONTACT_COLUMNS
+        if stream == ExportStream.INVOICES:
+            return await upsert_batches(driver, INVOICES, prepared.batches)
+        if stream == ExportStream.CUSTOMERS:
+            return await upsert_batches(driver, MEMBERS, prepared.batches)
+        counts, _members_changed = await upsert_contact_batches(
+            driver, context.company_id, context.source_tenant_id, prepared.batches, CONTACT_COLUMNS
         )
         return counts
 
@@ -593,6 +649,15 @@ class SyncActivities:
             )
 
 
+@dataclass(frozen=True)
+class _EarlyPage:
+    """A page prepared before its turn, with the row context it was prepared for."""
+
+    context: tuple[Any, ...]
+    page: HandedPage
+    prepared: PreparedPage
+
+
 async def _check_run(
     connection: AsyncConnection,
     credential_id: int,
@@ -638,11 +703,6 @@ def _reject_row(reject: Reject) -> tuple[str | None, str, str]:
     raw = json.dumps(reject.raw, ensure_ascii=True, default=str)
     record_id = reject.record_id[:64] if reject.record_id else None
     return record_id, reject.reason, raw
-
-
-def _high_water(mapped: MappedPage[Any]) -> datetime | None:
-    stamps = [row.source_modified_at for row in mapped.rows if row.source_modified_at]
-    return max(stamps) if stamps else None
 
 
 def _invoice_customer_ids(records: list[Any]) -> list[str]:

@@ -47,7 +47,11 @@ class MemoryWindow:
 
 
 class RssSampler:
-    """Samples one process's RSS in a daemon thread; windows record their peak."""
+    """Samples a process's RSS in a daemon thread; windows record their peak.
+
+    The worker's figure includes its children: the mapping processes
+    (``SYNC_MAPPING_PROCESSES``) hold pages too.
+    """
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -59,9 +63,17 @@ class RssSampler:
 
     def rss(self) -> int:
         try:
-            return int(psutil.Process(self.pid).memory_info().rss)
+            root = psutil.Process(self.pid)
+            processes = [root, *root.children(recursive=True)]
         except psutil.Error:
             return 0
+        total = 0
+        for process in processes:
+            try:
+                total += int(process.memory_info().rss)
+            except psutil.Error:
+                continue
+        return total
 
     def stop(self) -> None:
         self._stop.set()

@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     sync_insert_batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="Rows per upsert batch (the seed's 2000)."
     )
+    sync_mapping_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Processes that map and validate pages beside the worker's event loop "
+        "(activities/mapping_pool.py); 0 maps on the event loop.",
+    )
     sync_enabled: bool = Field(
         default=True,
         description="Global emergency switch: false refuses every sync and stops running "

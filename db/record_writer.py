@@ -21,6 +21,8 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from records.copy_text import CopyBatch, encode_rows
+
 CONTEXT_COLUMNS = ("company_id", "tenant", "trade", "hub_plus_import_id", "source_tenant_id")
 
 
@@ -176,8 +178,16 @@ async def upsert_records(
     batch_size: int = 2000,
 ) -> UpsertCounts:
     """Upsert ``rows`` (tuples in ``spec.record_columns`` order) in batches."""
+    batches = encode_rows(rows, prefix=context.values(), batch_size=batch_size)
+    return await upsert_batches(connection, spec, batches)
+
+
+async def upsert_batches(
+    connection: AsyncConnection[Any], spec: TableSpec, batches: Sequence[CopyBatch]
+) -> UpsertCounts:
+    """Upsert rows already in COPY text form (context columns first, then the record's)."""
     counts = UpsertCounts()
-    if not rows:
+    if not batches:
         return counts
     stage = f"stage_{spec.table}"
     await _ensure_stage_table(connection, stage, spec)
@@ -186,19 +196,16 @@ async def upsert_records(
         sql.Identifier(stage),
         sql.SQL(", ").join(sql.Identifier(c) for c in (*CONTEXT_COLUMNS, *spec.record_columns)),
     )
-    prefix = context.values()
     async with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
+        for batch in batches:
             async with cursor.copy(copy_sql) as copy:
-                for row in batch:
-                    await copy.write_row(prefix + tuple(row))
+                await copy.write(batch.data)
             await cursor.execute(merge)
             results = await cursor.fetchall()
             inserted = sum(1 for (is_insert,) in results if is_insert)
             counts.inserted += inserted
             counts.updated += len(results) - inserted
-            counts.unchanged += len(batch) - len(results)
+            counts.unchanged += batch.rows - len(results)
             await cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
     return counts
 
@@ -265,8 +272,21 @@ async def upsert_contacts(
 
     Returns the contact counts and how many member rows changed as a result.
     """
+    batches = encode_rows(rows, batch_size=max(len(rows), 1))
+    return await upsert_contact_batches(connection, company_id, source_tenant_id, batches, columns)
+
+
+async def upsert_contact_batches(
+    connection: AsyncConnection[Any],
+    company_id: int,
+    source_tenant_id: str,
+    batches: Sequence[CopyBatch],
+    columns: Sequence[str],
+) -> tuple[UpsertCounts, int]:
+    """``upsert_contacts`` for rows already in COPY text form (``columns`` order)."""
     counts = UpsertCounts()
-    if not rows:
+    total = sum(batch.rows for batch in batches)
+    if not total:
         return counts, 0
     if set(columns) != CONTACT_TABLE_COLUMNS:
         raise ValueError(f"contact rows must have the columns {sorted(CONTACT_TABLE_COLUMNS)}")
@@ -282,8 +302,8 @@ async def upsert_contacts(
                 sql.SQL(", ").join(sql.Identifier(c) for c in columns)
             )
         ) as copy:
-            for row in rows:
-                await copy.write_row(row)
+            for batch in batches:
+                await copy.write(batch.data)
         params = {"company": company_id, "tenant": source_tenant_id}
         # A contact re-pointed to another customer changes its previous customer's primary
         # contacts too: remember those customers before the upsert overwrites the link.
@@ -315,7 +335,7 @@ async def upsert_contacts(
         results = await cursor.fetchall()
         inserted = sum(1 for (is_insert,) in results if is_insert)
         counts.inserted, counts.updated = inserted, len(results) - inserted
-        counts.unchanged = len(rows) - len(results)
+        counts.unchanged = total - len(results)
         # Company and tenant ride along as columns of a materialized CTE, so the lookups
         # compare with columns, not constants (see primary_contact_sql).
         affected = {"company": "a.company_id", "tenant": "a.tenant", "customer": "a.customer_id"}

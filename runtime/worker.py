@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.dependencies import SyncDependencies
+from activities.mapping_pool import close_shared_mapping_pool
 from activities.sync_activities import SyncActivities
 from core.crypto import secret_box_from_settings
 from core.infrastructure import Infrastructure, resolve_infrastructure
@@ -106,6 +107,7 @@ async def run_worker(
         settings, database, client_config or sandbox_or_configured(settings), client
     )
     worker = build_worker(client, settings, deps)
+    deps.mapping.start()  # its processes import while the worker connects and polls
     if on_ready is None and settings.sandbox_mode:
         log.info(
             "SERVICETITAN_APP_KEY is not set, so the local sandbox plays ServiceTitan (demo mode)",
@@ -150,4 +152,5 @@ async def run_worker(
             loop.remove_signal_handler(signum)
         await close_shared_http_client()
         await database.close()
+        await asyncio.to_thread(close_shared_mapping_pool)
     log.info("worker stopped")

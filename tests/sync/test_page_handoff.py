@@ -1,29 +1,34 @@
-"""Parsed pages handed from ``fetch_page(s)`` to the apply inside one worker process."""
+"""Fetched pages handed from ``fetch_page(s)`` to the apply inside one worker process."""
 
 from __future__ import annotations
 
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import ApplyPagesInput, FetchPageInput
-from activities.page_handoff import PageHandoff
+from activities.page_handoff import HandedPage, PageHandoff
 from activities.sync_activities import SyncActivities
 from tests.sync.harness import SyncHarness
 from tests.sync.test_page_batches import PAGE_SIZE, _begin, _dependencies
 
 
 def test_entries_are_taken_once_and_bounded_by_raw_size() -> None:
+    def page(size: int, tag: str = "") -> HandedPage:
+        return HandedPage(tag.encode().ljust(size, b" "), [tag] if tag else [])
+
     handoff = PageHandoff(budget_bytes=100)
-    handoff.put(1, [{"id": 1}], 40)
-    handoff.put(2, [{"id": 2}], 40)
-    handoff.put(3, [{"id": 3}], 40)  # over budget: the oldest entry goes
+    handoff.put(1, page(40, "a"))
+    handoff.put(2, page(40, "b"))
+    handoff.put(3, page(40, "c"))  # over budget: the oldest entry goes
     assert handoff.take(1) is None
-    assert handoff.take(2) == [{"id": 2}]
+    taken = handoff.take(2)
+    assert taken is not None and taken.customer_ids == ["b"]
     assert handoff.take(2) is None
     assert len(handoff) == 1 and handoff.size_bytes == 40
-    handoff.put(4, [], 101)  # bigger than the whole budget: not kept at all
+    handoff.put(4, page(101))  # bigger than the whole budget: not kept at all
     assert handoff.take(4) is None
-    handoff.put(3, [{"id": 33}], 10)  # the same page again replaces its entry
-    assert handoff.size_bytes == 10 and handoff.take(3) == [{"id": 33}]
+    handoff.put(3, page(10, "d"))  # the same page again replaces its entry
+    again = handoff.take(3)
+    assert handoff.size_bytes == 0 and again is not None and again.customer_ids == ["d"]
 
 
 async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to_staging(

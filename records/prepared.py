@@ -1,0 +1,65 @@
+"""A page from response bytes to COPY-ready batches: parse, map, validate, encode.
+
+This is the CPU-heavy part of applying a page, gathered in one pure function so it can run in
+another process (``activities/mapping_pool.py``) while the worker's event loop keeps fetching
+and writing. What comes back is small to send: the rows as COPY text, the rejects, counts and
+the page's newest ``modifiedOn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from records.copy_text import CopyBatch, encode_rows
+from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
+from servicetitan.pages import ExportPage, ExportStream
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    batches: list[CopyBatch]
+    mapped: int
+    superseded: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    high_water: datetime | None = None
+    """The newest ``modifiedOn`` among the mapped rows (the stream's high-water mark)."""
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+
+def map_records(
+    stream: str, records: Sequence[Any], customer_types: Mapping[int, str | None] | None
+) -> MappedPage[Any]:
+    """The stream's mapping (invoices use the customers' types to split names)."""
+    if stream == ExportStream.INVOICES:
+        return map_invoices(records, customer_types)
+    if stream == ExportStream.CUSTOMERS:
+        return map_customers(records)
+    return map_contacts(records)
+
+
+def prepare_page(
+    stream: str,
+    raw: bytes,
+    customer_types: Mapping[int, str | None] | None,
+    prefix: Sequence[Any],
+    batch_size: int,
+) -> PreparedPage:
+    """Parse an export page's bytes and turn its records into COPY batches (after ``prefix``)."""
+    records = ExportPage.from_raw(ExportStream(stream), raw).records()
+    mapped = map_records(stream, records, customer_types)
+    stamps = [row.source_modified_at for row in mapped.rows if row.source_modified_at]
+    return PreparedPage(
+        batches=encode_rows(
+            (row.as_tuple() for row in mapped.rows), prefix=prefix, batch_size=batch_size
+        ),
+        mapped=mapped.mapped,
+        superseded=mapped.superseded,
+        rejects=mapped.rejects,
+        high_water=max(stamps) if stamps else None,
+    )
