@@ -208,23 +208,27 @@ class SyncActivities:
         the activity (and is retried by its policy); when a later page fails, the pages staged
         so far are returned and the next ``fetch_pages`` meets the error on its first page.
         """
-        pages = await self._staged_by_earlier_attempts(input)
-        if not pages:
-            pages = [await self._fetch_one(input, previous_details())]
-        while len(pages) < input.max_pages and pages[-1].has_more:
-            following = dataclasses.replace(
-                input, cursor=pages[-1].cursor_out, estimate_total=False
-            )
-            try:
-                pages.append(await self._fetch_one(following, {}))
-            except (ApplicationError, ServiceTitanError, OSError, SQLAlchemyError) as error:
-                log.info(
-                    "page batch cut short; the next fetch retries",
-                    stream=input.stream,
-                    pages=len(pages),
-                    error=type(error).__name__,
+        # One heartbeat loop for the whole batch: each page's own loop beats only after its
+        # first interval, so pages quicker than that would otherwise never beat.
+        async with heartbeating(stream=input.stream, cursor=input.cursor, phase="batch") as beat:
+            pages = await self._staged_by_earlier_attempts(input)
+            if not pages:
+                pages = [await self._fetch_one(input, previous_details())]
+            while len(pages) < input.max_pages and pages[-1].has_more:
+                beat.update(cursor=pages[-1].cursor_out, pages=len(pages))
+                following = dataclasses.replace(
+                    input, cursor=pages[-1].cursor_out, estimate_total=False
                 )
-                break
+                try:
+                    pages.append(await self._fetch_one(following, {}))
+                except (ApplicationError, ServiceTitanError, OSError, SQLAlchemyError) as error:
+                    log.info(
+                        "page batch cut short; the next fetch retries",
+                        stream=input.stream,
+                        pages=len(pages),
+                        error=type(error).__name__,
+                    )
+                    break
         return PageBatch(pages)
 
     async def _staged_by_earlier_attempts(self, input: FetchPageInput) -> list[PageRef]:
@@ -369,31 +373,33 @@ class SyncActivities:
         A retried attempt finds its applied pages applied and changes nothing for them.
         """
         results: list[ApplyResult] = []
-        # Map every page of the batch in the mapping process right away, in order: while page
-        # N is written to PostgreSQL, page N+1 is already being mapped.
-        early = await self._prepare_early(input)
-        try:
-            for ref, prepared in zip(input.pages, early, strict=True):
-                page_input = ApplyPageInput(
-                    credential_id=input.credential_id,
-                    sync_log_id=input.sync_log_id,
-                    import_job_id=input.import_job_id,
-                    page=ref,
-                    expected_total=input.expected_total,
-                )
-                try:
-                    result = await self._apply_page(page_input, prepared)
-                except ApplicationError as error:
-                    if error.type != ErrorType.STAGED_PAGE_MISSING:
-                        raise
-                    return ApplyPagesResult(results, missing=True)
-                results.append(result)
-                if not result.sync_enabled:
-                    break
-        finally:
-            for task in early:
-                if task is not None and not task.done():
-                    task.cancel()
+        first = input.pages[0]
+        # One heartbeat loop for the whole batch (see fetch_pages).
+        async with heartbeating(stream=first.stream, cursor=first.cursor_in, phase="batch") as beat:
+            # Map every page of the batch in the mapping process right away, in order: while
+            # page N is written to PostgreSQL, page N+1 is already being mapped.
+            early = await self._prepare_early(input)
+            try:
+                for ref, prepared in zip(input.pages, early, strict=True):
+                    beat.update(cursor=ref.cursor_in, page_id=ref.page_id, pages=len(results))
+                    page_input = ApplyPageInput(
+                        credential_id=input.credential_id,
+                        sync_log_id=input.sync_log_id,
+                        import_job_id=input.import_job_id,
+                        page=ref,
+                        expected_total=input.expected_total,
+                    )
+                    try:
+                        result = await self._apply_page(page_input, prepared)
+                    except ApplicationError as error:
+                        if error.type != ErrorType.STAGED_PAGE_MISSING:
+                            raise
+                        return ApplyPagesResult(results, missing=True)
+                    results.append(result)
+                    if not result.sync_enabled:
+                        break
+            finally:
+                _discard(early)
         return ApplyPagesResult(results)
 
     async def _prepare_early(self, input: ApplyPagesInput) -> list[asyncio.Task[_EarlyPage] | None]:
@@ -412,6 +418,10 @@ class SyncActivities:
         )
 
         async def prepare(ref: PageRef, page: HandedPage) -> _EarlyPage:
+            if ref.stream != "invoices":  # only invoices look anything up
+                return _EarlyPage(
+                    context.values(), page, await self._prepare(None, ref.stream, page, context)
+                )
             async with self.deps.database.transaction() as connection:
                 prepared = await self._prepare(connection, ref.stream, page, context)
             return _EarlyPage(context.values(), page, prepared)
@@ -429,15 +439,15 @@ class SyncActivities:
         self, input: ApplyPageInput, early: asyncio.Task[_EarlyPage] | None
     ) -> ApplyResult:
         ref = input.page
-        ready: _EarlyPage | None = None
-        if early is not None:
-            try:
-                ready = await early
-            except Exception as error:  # prepared again below, the usual way
-                log.info("early page preparation failed", error=type(error).__name__)
         async with heartbeating(
             stream=ref.stream, cursor=ref.cursor_in, page_id=ref.page_id, phase="loading"
         ) as beat:
+            ready: _EarlyPage | None = None
+            if early is not None:
+                try:
+                    ready = await early
+                except Exception as error:  # prepared again below, the usual way
+                    log.info("early page preparation failed", error=type(error).__name__)
             if ref.stream != "invoices":  # their writes look contacts up: plans need stats
                 async with self.deps.database.transaction() as connection:
                     raw = await connection.get_raw_connection()
@@ -552,11 +562,19 @@ class SyncActivities:
         return result
 
     async def _prepare(
-        self, connection: AsyncConnection, stream: str, page: HandedPage, context: RowContext
+        self,
+        connection: AsyncConnection | None,
+        stream: str,
+        page: HandedPage,
+        context: RowContext,
     ) -> PreparedPage:
-        """Map, validate and COPY-encode the page in the mapping process (see mapping_pool)."""
+        """Map, validate and COPY-encode the page in the mapping process (see mapping_pool).
+
+        Invoices need ``connection`` to look up their customers' types.
+        """
         types = None
         if stream == ExportStream.INVOICES:
+            assert connection is not None
             types = await sync_runs.customer_types(
                 connection, context.company_id, context.source_tenant_id, page.customer_ids
             )
@@ -656,6 +674,17 @@ class _EarlyPage:
     context: tuple[Any, ...]
     page: HandedPage
     prepared: PreparedPage
+
+
+def _discard(tasks: list[asyncio.Task[_EarlyPage] | None]) -> None:
+    """Cancel early preparations no page used (and retrieve their failures, if any)."""
+    for task in tasks:
+        if task is None:
+            continue
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()
 
 
 async def _check_run(
