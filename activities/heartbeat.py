@@ -39,13 +39,18 @@ class Heartbeat:
         activity.heartbeat(self.details)
 
 
+INTERVAL_SECONDS = 3.0
+"""How often a running activity beats (its heartbeat timeout is 15 s: workflows/sync.py)."""
+
+
 @asynccontextmanager
-async def heartbeating(interval: float = 3.0, **details: Any) -> AsyncIterator[Heartbeat]:
+async def heartbeating(interval: float | None = None, **details: Any) -> AsyncIterator[Heartbeat]:
     beat = Heartbeat(**details)
+    every = interval or INTERVAL_SECONDS
 
     async def loop() -> None:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(every)
             activity.heartbeat(beat.details)
 
     task = asyncio.create_task(loop())

@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import errors
+from activities import errors, heartbeat
 from activities.contracts import (
     ApplyPagesInput,
     ErrorType,
@@ -222,3 +222,32 @@ async def test_a_sync_runs_several_pages_per_activity(harness: SyncHarness) -> N
     streams = len(result.streams)
     assert pages / PAGES_PER_ACTIVITY <= applies <= pages / PAGES_PER_ACTIVITY + streams
     assert names.count("fetch_pages") == applies
+
+
+async def test_a_batch_beats_even_when_each_page_is_quicker_than_the_interval(
+    harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page-level loops beat only after a whole interval; the batch's own loop covers the sum.
+
+    Scaled down: a 0.15 s interval and pages of ~0.1 s stand for 3 s and pages just under it,
+    whose sum over a batch could pass the 15 s heartbeat timeout without a beat.
+    """
+    monkeypatch.setattr(heartbeat, "INTERVAL_SECONDS", 0.15)
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    harness.sandbox.set_faults(latency_seconds=0.1)
+    env = ActivityEnvironment()
+    beats: list[dict[str, Any]] = []
+    env.on_heartbeat = lambda *details: beats.append(dict(details[0]))
+    batch = await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4),
+    )
+    assert len(batch.pages) == 4
+    assert any(beat.get("phase") == "batch" for beat in beats), beats
+    beats.clear()
+    await env.run(
+        acts.map_and_insert_pages,
+        ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages),
+    )
+    assert harness.scalar("SELECT count(*) FROM members_stream") == 4 * PAGE_SIZE
