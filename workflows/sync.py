@@ -5,7 +5,9 @@ pages in PostgreSQL and hand back small references; the durable cursor lives in 
 committed with the rows it covers. So after a crash Temporal replays this code, the activity
 that was running is retried, and at most the page in flight is fetched again.
 
-Fetching page N+1 overlaps applying page N. Long syncs continue-as-new with their positions,
+Pages travel in batches of up to four per activity (``fetch_pages``, ``map_and_insert_pages``;
+runs recorded before the ``page-batches`` patch keep one page per activity), and fetching the
+next batch overlaps applying the current one. Long syncs continue-as-new with their positions,
 so history stays bounded however big the tenant is.
 """
 
