@@ -409,13 +409,7 @@ class SyncActivities:
             return [None] * len(handed)
         async with self.deps.database.transaction() as connection:
             credential = await sync_runs.credential_context(connection, input.credential_id)
-        context = RowContext(
-            company_id=credential.company_id,
-            tenant=credential.intacct_id,
-            trade=credential.primary_trade,
-            import_job_id=input.import_job_id,
-            source_tenant_id=credential.tenant_id,
-        )
+        context = _row_context(credential, input.import_job_id)
 
         async def prepare(ref: PageRef, page: HandedPage) -> _EarlyPage:
             if ref.stream != "invoices":  # only invoices look anything up
@@ -472,13 +466,7 @@ class SyncActivities:
                 assert page is not None
                 if page.applied:
                     return self._stored_result(page.result)
-                context = RowContext(
-                    company_id=credential.company_id,
-                    tenant=credential.intacct_id,
-                    trade=credential.primary_trade,
-                    import_job_id=input.import_job_id,
-                    source_tenant_id=credential.tenant_id,
-                )
+                context = _row_context(credential, input.import_job_id)
                 if ready is not None and ready.context == context.values():
                     prepared = ready.prepared
                 else:
@@ -674,6 +662,17 @@ class _EarlyPage:
     context: tuple[Any, ...]
     page: HandedPage
     prepared: PreparedPage
+
+
+def _row_context(credential: sync_runs.CredentialContext, import_job_id: int) -> RowContext:
+    """The columns a credential and its run give every row of a page."""
+    return RowContext(
+        company_id=credential.company_id,
+        tenant=credential.intacct_id,
+        trade=credential.primary_trade,
+        import_job_id=import_job_id,
+        source_tenant_id=credential.tenant_id,
+    )
 
 
 def _discard(tasks: list[asyncio.Task[_EarlyPage] | None]) -> None:

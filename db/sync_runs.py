@@ -252,6 +252,24 @@ async def stage_page(
     return int(page_id)
 
 
+def _staged_page_columns(*, with_body: bool) -> tuple[Any, ...]:
+    """The columns of a ``StagedPageRow``, in its order (the body as NULL when not wanted)."""
+    p = StagedPage
+    return (
+        p.id,
+        p.credential_id,
+        p.sync_log_id,
+        p.stream,
+        p.cursor_in,
+        p.cursor_out,
+        p.has_more,
+        p.record_count,
+        p.body if with_body else null(),
+        p.applied_at.is_not(None),
+        p.result,
+    )
+
+
 async def staged_chain(
     connection: AsyncConnection,
     *,
@@ -269,19 +287,7 @@ async def staged_chain(
     p = StagedPage
     rows = (
         await connection.execute(
-            select(
-                p.id,
-                p.credential_id,
-                p.sync_log_id,
-                p.stream,
-                p.cursor_in,
-                p.cursor_out,
-                p.has_more,
-                p.record_count,
-                null(),
-                p.applied_at.is_not(None),
-                p.result,
-            ).where(
+            select(*_staged_page_columns(with_body=False)).where(
                 p.credential_id == credential_id,
                 p.sync_log_id == sync_log_id,
                 p.stream == stream,
@@ -307,19 +313,7 @@ async def load_page(
 ) -> StagedPageRow | None:
     """A staged page; ``with_body=False`` leaves the (large) body unread and ``None``."""
     p = StagedPage
-    query = select(
-        p.id,
-        p.credential_id,
-        p.sync_log_id,
-        p.stream,
-        p.cursor_in,
-        p.cursor_out,
-        p.has_more,
-        p.record_count,
-        p.body if with_body else null(),
-        p.applied_at.is_not(None),
-        p.result,
-    ).where(p.id == page_id)
+    query = select(*_staged_page_columns(with_body=with_body)).where(p.id == page_id)
     if lock:
         query = query.with_for_update()
     row = (await connection.execute(query)).one_or_none()

@@ -20,6 +20,7 @@ from activities.contracts import (
     ApplyPagesInput,
     ErrorType,
     FetchPageInput,
+    PageBatch,
     PageRef,
     RefreshTokenInput,
     RunContext,
@@ -66,16 +67,28 @@ async def _begin(harness: SyncHarness, acts: SyncActivities) -> tuple[int, RunCo
     return credential, context
 
 
+async def _fetch(
+    env: ActivityEnvironment,
+    acts: SyncActivities,
+    credential: int,
+    context: RunContext,
+    *,
+    max_pages: int,
+) -> PageBatch:
+    """``fetch_pages`` of the customers feed from its start."""
+    return await env.run(
+        acts.fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=max_pages),
+    )
+
+
 async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
     harness: SyncHarness,
 ) -> None:
     acts = SyncActivities(_dependencies(harness))
     credential, context = await _begin(harness, acts)
     env = ActivityEnvironment()
-    first = await env.run(
-        acts.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
-    )
+    first = await _fetch(env, acts, credential, context, max_pages=3)
     assert [page.record_count for page in first.pages] == [PAGE_SIZE] * 3
     rest = await env.run(
         acts.fetch_pages,
@@ -102,10 +115,7 @@ async def test_a_failure_after_the_first_page_returns_the_pages_staged_so_far(
     acts = FailingAfter(harness, good=2)
     credential, context = await _begin(harness, acts)
     env = ActivityEnvironment()
-    batch = await env.run(
-        acts.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4),
-    )
+    batch = await _fetch(env, acts, credential, context, max_pages=4)
     assert len(batch.pages) == 2
     # The next batch meets the failure on its first page: that fails the activity, retryably.
     with pytest.raises(ApplicationError) as raised:
@@ -154,10 +164,7 @@ async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempoten
     acts = SyncActivities(_dependencies(harness))
     credential, context = await _begin(harness, acts)
     env = ActivityEnvironment()
-    batch = await env.run(
-        acts.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
-    )
+    batch = await _fetch(env, acts, credential, context, max_pages=3)
     harness.rows(  # the second page's staged copy is gone, as after a crash restart
         "DELETE FROM servicetitan_staged_pages WHERE id = %s RETURNING id",
         batch.pages[1].page_id,
@@ -185,10 +192,7 @@ async def test_map_and_insert_pages_stops_at_the_page_that_finds_the_sync_disabl
     acts = SyncActivities(_dependencies(harness))
     credential, context = await _begin(harness, acts)
     env = ActivityEnvironment()
-    batch = await env.run(
-        acts.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=3),
-    )
+    batch = await _fetch(env, acts, credential, context, max_pages=3)
     harness.rows(
         "UPDATE servicetitan_credentials SET sync_enabled = false, "
         "disabled_reason = 'paused by the test' WHERE id = %s RETURNING id",
@@ -239,10 +243,7 @@ async def test_a_batch_beats_even_when_each_page_is_quicker_than_the_interval(
     env = ActivityEnvironment()
     beats: list[dict[str, Any]] = []
     env.on_heartbeat = lambda *details: beats.append(dict(details[0]))
-    batch = await env.run(
-        acts.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4),
-    )
+    batch = await _fetch(env, acts, credential, context, max_pages=4)
     assert len(batch.pages) == 4
     assert any(beat.get("phase") == "batch" for beat in beats), beats
     beats.clear()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import ApplyPagesInput, FetchPageInput
+from activities.contracts import ApplyPagesInput
 from activities.page_handoff import HandedPage, PageHandoff
 from activities.sync_activities import SyncActivities
 from tests.sync.harness import SyncHarness
-from tests.sync.test_page_batches import PAGE_SIZE, _begin, _dependencies
+from tests.sync.test_page_batches import PAGE_SIZE, _begin, _dependencies, _fetch
 
 
 def test_entries_are_taken_once_and_bounded_by_raw_size() -> None:
@@ -37,10 +37,7 @@ async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to
     fetcher = SyncActivities(_dependencies(harness))
     credential, context = await _begin(harness, fetcher)
     env = ActivityEnvironment()
-    batch = await env.run(
-        fetcher.fetch_pages,
-        FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=2),
-    )
+    batch = await _fetch(env, fetcher, credential, context, max_pages=2)
     assert len(fetcher.deps.handoff) == 2
     # Another worker (no handoff) must read the staged body; blank it to tell the paths apart.
     harness.rows(
