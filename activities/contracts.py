@@ -20,10 +20,18 @@ Stream = Literal["customers", "customer_contacts", "invoices"]
 RunStatus = Literal["running", "completed", "failed"]
 
 STREAMS_FOR: dict[str, tuple[Stream, ...]] = {
-    "customers": ("customers", "customer_contacts"),
+    "customers": ("customer_contacts", "customers"),
     "invoices": ("invoices",),
-    "both": ("customers", "customer_contacts", "invoices"),
+    "both": ("customer_contacts", "customers", "invoices"),
 }
+"""The streams of a run, in the order they are synced.
+
+Contacts before customers: a member's primary phone and email come from its contacts, and
+whichever arrives second fills them in (``db.record_writer``). Written first, contacts find
+no members to update on a first sync, and each member is written once, phone and email
+included; the other way round every member row was written twice. Invoices last: their
+customers' types (``customers``) decide how names are split.
+"""
 
 
 class ActivityName:

@@ -9,13 +9,15 @@ the page's newest ``modifiedOn``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from records.copy_text import CopyBatch, encode_rows
 from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
+from servicetitan.errors import InvalidResponse
 from servicetitan.pages import ExportPage, ExportStream
+from servicetitan.projection import projected_records
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,20 @@ def prepare_page(
     prefix: Sequence[Any],
     batch_size: int,
 ) -> PreparedPage:
-    """Parse an export page's bytes and turn its records into COPY batches (after ``prefix``)."""
-    records = ExportPage.from_raw(ExportStream(stream), raw).records()
+    """Parse an export page's bytes and turn its records into COPY batches (after ``prefix``).
+
+    The records are decoded with only the fields the mapping reads (``projected_records``),
+    or in full when the page is unusual; rejects keep the record in full either way.
+    """
+    export_stream = ExportStream(stream)
+    records = projected_records(export_stream, raw)
+    projected = records is not None
+    if records is None:
+        records = ExportPage.from_raw(export_stream, raw).records()
     mapped = map_records(stream, records, customer_types)
+    rejects = mapped.rejects
+    if projected and rejects:
+        rejects = _with_full_records(export_stream, raw, records, rejects)
     stamps = [row.source_modified_at for row in mapped.rows if row.source_modified_at]
     return PreparedPage(
         batches=encode_rows(
@@ -60,6 +73,29 @@ def prepare_page(
         ),
         mapped=mapped.mapped,
         superseded=mapped.superseded,
-        rejects=mapped.rejects,
+        rejects=rejects,
         high_water=max(stamps) if stamps else None,
     )
+
+
+def _with_full_records(
+    stream: ExportStream, raw: bytes, projected: list[Any], rejects: list[Reject]
+) -> list[Reject]:
+    """The rejects with the records as received, not their projections (for the rejects table).
+
+    A reject holds the very projected dict it was made from, so its position in the page is
+    found by identity. Only pages with rejects pay for the full decode.
+    """
+    try:
+        full = ExportPage.from_raw(stream, raw).records()
+    except InvalidResponse:  # e.g. invalid UTF-8 in a field nobody maps: keep the projection
+        return rejects
+    if len(full) != len(projected):
+        return rejects
+    positions = {id(record): position for position, record in enumerate(projected)}
+    return [
+        replace(reject, raw=full[positions[id(reject.raw)]])
+        if id(reject.raw) in positions
+        else reject
+        for reject in rejects
+    ]
