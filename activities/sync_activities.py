@@ -72,6 +72,7 @@ from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.http import shared_http_client
 from servicetitan.pages import ExportPage, ExportStream, ListResource
+from servicetitan.projection import projected_records
 
 log = get_logger(__name__)
 
@@ -330,9 +331,7 @@ class SyncActivities:
                     record_count=page.record_count,
                     body=body,
                 )
-            customer_ids = (
-                _invoice_customer_ids(page.records()) if input.stream == "invoices" else []
-            )
+            customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
             self.deps.handoff.put(page_id, HandedPage(page.raw, customer_ids))
         return PageRef(
             page_id=page_id,
@@ -525,10 +524,7 @@ class SyncActivities:
         if page.body is None:
             raise _missing_page(page.stream, page.page_id)
         raw = await staged_body.unpack_async(page.body)
-        customer_ids: list[str] = []
-        if page.stream == ExportStream.INVOICES:
-            records = ExportPage.from_raw(ExportStream.INVOICES, raw).records()
-            customer_ids = _invoice_customer_ids(records)
+        customer_ids = _invoice_customer_ids(raw) if page.stream == ExportStream.INVOICES else []
         return HandedPage(raw, customer_ids)
 
     def _check_page(self, page: sync_runs.StagedPageRow | None, input: ApplyPageInput) -> None:
@@ -733,7 +729,11 @@ def _reject_row(reject: Reject) -> tuple[str | None, str, str]:
     return record_id, reject.reason, raw
 
 
-def _invoice_customer_ids(records: list[Any]) -> list[str]:
+def _invoice_customer_ids(raw: bytes) -> list[str]:
+    """The customers of an invoice page (their types are looked up before it is mapped)."""
+    records: list[Any] | None = projected_records(ExportStream.INVOICES, raw)
+    if records is None:  # an unusual page: decoded in full
+        records = ExportPage.from_raw(ExportStream.INVOICES, raw).records()
     ids: set[str] = set()
     for record in records:
         if isinstance(record, dict):

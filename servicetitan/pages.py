@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 import orjson
 
 from servicetitan.errors import InvalidResponse
@@ -102,13 +103,43 @@ def _has_more(envelope: dict[str, Any], what: str) -> bool:
     return has_more
 
 
+class _Envelope(msgspec.Struct):
+    """An export page with its records left undecoded (``msgspec.Raw``: located, not built)."""
+
+    data: list[msgspec.Raw] | None = None
+    hasMore: Any = None  # the API spells the fields in camelCase
+    continueFrom: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+def _plain_envelope(raw: bytes) -> _Envelope | None:
+    """The envelope of a page whose envelope is as it should be, else ``None``.
+
+    Why: the sync needs only ``hasMore``, ``continueFrom`` and the number of records when it
+    fetches a page; decoding the records (2 MB of invoices with their lines) is the mapping's
+    business and happens once, there. Any oddity — invalid JSON, a missing or non-array
+    ``data``, a non-boolean ``hasMore`` — returns ``None``, and the full decode produces the
+    error (or the lenient result) exactly as before.
+    """
+    try:
+        envelope = _ENVELOPE.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if envelope.data is None or type(envelope.hasMore) is not bool:
+        return None
+    return envelope
+
+
 @dataclass(frozen=True, eq=False)
 class ExportPage:
     """One response of an export feed.
 
     ``records()`` are the decoded items of ``data`` (normally JSON objects; anything else is a
-    malformed record for the models to report). ``continue_from`` goes into the next request's
-    ``from``; ``has_more`` False means "caught up: poll again in a few minutes".
+    malformed record for the models to report), decoded on first use. ``continue_from`` goes
+    into the next request's ``from``; ``has_more`` False means "caught up: poll again in a few
+    minutes".
     """
 
     stream: ExportStream
@@ -117,7 +148,8 @@ class ExportPage:
     has_more: bool
     record_count: int
     requested_from: str | None = None
-    _records: list[Any] = field(default_factory=list, repr=False)
+    _records: list[list[Any]] = field(default_factory=list, repr=False)
+    """Holds the decoded records once decoded (a box, since the page is frozen)."""
 
     @classmethod
     def from_raw(
@@ -125,10 +157,20 @@ class ExportPage:
     ) -> ExportPage:
         """Check the envelope and build the page (also for bytes read back from staging)."""
         what = f"the {stream.value} export page"
-        envelope = _decode_object(raw, what)
-        records = _data(envelope, what)
-        has_more = _has_more(envelope, what)
-        continue_from = envelope.get("continueFrom")
+        plain = _plain_envelope(raw)
+        if plain is not None:
+            assert plain.data is not None
+            has_more: bool = plain.hasMore
+            continue_from = plain.continueFrom
+            record_count = len(plain.data)
+            records: list[list[Any]] = []
+        else:
+            envelope = _decode_object(raw, what)
+            decoded = _data(envelope, what)
+            has_more = _has_more(envelope, what)
+            continue_from = envelope.get("continueFrom")
+            record_count = len(decoded)
+            records = [decoded]
         if continue_from is not None and not isinstance(continue_from, str):
             continue_from = str(continue_from)
         return cls(
@@ -136,14 +178,17 @@ class ExportPage:
             raw=raw,
             continue_from=continue_from or None,
             has_more=has_more,
-            record_count=len(records),
+            record_count=record_count,
             requested_from=requested_from,
             _records=records,
         )
 
     def records(self) -> list[Any]:
         """The decoded records, in server order (the list is shared: do not mutate it)."""
-        return self._records
+        if not self._records:
+            what = f"the {self.stream.value} export page"
+            self._records.append(_data(_decode_object(self.raw, what), what))
+        return self._records[0]
 
 
 @dataclass(frozen=True, eq=False)

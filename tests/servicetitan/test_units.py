@@ -12,6 +12,7 @@ import orjson
 import pytest
 import structlog
 
+import servicetitan.pages as pages_module
 from core.settings import load_settings
 from servicetitan.config import ClientConfig, Credentials
 from servicetitan.errors import (
@@ -267,6 +268,37 @@ def test_export_page_rejects_broken_envelopes(raw: bytes) -> None:
     with pytest.raises(InvalidResponse) as caught:
         ExportPage.from_raw(ExportStream.CUSTOMERS, raw)
     assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"hasMore": true, "continueFrom": "abc==", "data": [{"id": 1}, "x", null, [2], 3.5]}',
+        b'{"continueFrom": 12, "hasMore": false, "data": [], "extra": {"nested": [1]}}',
+        b'{"data": [{"id": 1}], "hasMore": false, "continueFrom": null}',
+        b'{"data": [{"id": 1}], "hasMore": false, "continueFrom": ""}',
+        b'{"data": [{"id": 1}], "hasMore": false}',
+    ],
+)
+def test_export_page_envelope_reads_as_the_full_decode_reads_it(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The envelope is read without decoding the records; what it yields must not change."""
+    quick = ExportPage.from_raw(ExportStream.INVOICES, raw)
+    monkeypatch.setattr(pages_module, "_plain_envelope", lambda raw: None)
+    full = ExportPage.from_raw(ExportStream.INVOICES, raw)
+    assert (quick.has_more, quick.continue_from, quick.record_count, quick.records()) == (
+        full.has_more,
+        full.continue_from,
+        full.record_count,
+        full.records(),
+    )
+    assert quick._records == [full.records()]  # decoded on first use, then kept
+
+
+def test_export_page_with_a_non_boolean_has_more_is_broken() -> None:
+    with pytest.raises(InvalidResponse, match="hasMore"):
+        ExportPage.from_raw(ExportStream.INVOICES, b'{"data": [], "hasMore": "yes"}')
 
 
 def test_list_page() -> None:
