@@ -2,11 +2,13 @@
 
     python -m bench.ab before=3577f89~1 after=3577f89 [--rounds 3] [--large 10000:20000]
     python -m bench.ab now=. freeze=.+gc-freeze
+    python -m bench.ab one=. two=.+setting=SYNC_MAPPING_PROCESSES=2
     python -m bench.ab before=93de637~1 after=93de637 --latency 0.3 --large 4000:10000
 
-Each variant is ``NAME=REVISION[+gc-freeze]``: the worker code of a git revision (extracted
-with ``git archive`` into a temporary directory; ``.`` is this working tree), optionally with
-an instrument of ``bench/worker_main.py``. Every round syncs the large tenant once per variant
+Each variant is ``NAME=REVISION[+INSTRUMENT...]``: the worker code of a git revision
+(extracted with ``git archive`` into a temporary directory; ``.`` is this working tree),
+optionally with instruments of ``bench/worker_main.py`` (``gc-freeze``, ``gc-threshold=A:B:C``,
+``setting=NAME=VALUE``). Every round syncs the large tenant once per variant
 (in a rotating order, each into a fresh database, each with a fresh worker process) and runs
 the limit once; the result is the median records/s per variant and its ratio to the first
 variant's, so a slow spell of the machine hits all variants alike. Only the worker differs:
@@ -52,7 +54,7 @@ class Variant:
     def parse(cls, text: str) -> Variant:
         name, _, spec = text.partition("=")
         if not name or not spec:
-            raise ValueError(f"expected NAME=REVISION[+gc-freeze], got {text!r}")
+            raise ValueError(f"expected NAME=REVISION[+INSTRUMENT...], got {text!r}")
         revision, *flags = spec.split("+")
         instruments = tuple(f"--{flag}" for flag in flags)
         return cls(name, revision, instruments)
@@ -163,7 +165,7 @@ def _interrupt_on_sigterm() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
-    parser.add_argument("variants", nargs="+", help="NAME=REVISION[+gc-freeze]")
+    parser.add_argument("variants", nargs="+", help="NAME=REVISION[+INSTRUMENT...]")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--large", default="10000:20000", metavar="CUSTOMERS:INVOICES")
     parser.add_argument("--page-size", type=int, default=1000)

@@ -10,7 +10,9 @@ directory's checkout, optionally
   stop rescanning the hundreds of thousands of long-lived objects of temporalio, SQLAlchemy and
   pydantic (an experiment for the runtime: see bench/README.md);
 * ``--gc-threshold=A:B:C``: ``gc.set_threshold(A, B, C)`` (``python -m bench.ab
-  tuned=.+gc-threshold=50000:20:10``).
+  tuned=.+gc-threshold=50000:20:10``);
+* ``--setting=NAME=VALUE``: an environment setting for this worker only, repeatable
+  (``python -m bench.ab one=. two=.+setting=SYNC_MAPPING_PROCESSES=2``).
 
 It is started by path with the checkout as working directory, so ``python -m bench.ab`` can run
 the worker of another revision with today's instruments. ``runtime.main`` ends the process with
@@ -55,7 +57,11 @@ def main() -> None:
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--gc-freeze", action="store_true")
     parser.add_argument("--gc-threshold")
+    parser.add_argument("--setting", action="append", default=[])
     args = parser.parse_args()
+    for setting in args.setting:
+        name, _, value = setting.partition("=")
+        os.environ[name] = value
     sys.path.insert(0, os.getcwd())
     import runtime.main as worker_main
     import runtime.worker  # noqa: F401  (everything the worker imports, before a freeze)
