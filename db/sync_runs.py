@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, func, insert, null, select, update
+from sqlalchemy import Text, any_, bindparam, delete, func, insert, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -522,40 +522,25 @@ async def high_water(
 async def customer_types(
     connection: AsyncConnection, company_id: int, source_tenant_id: str, customer_ids: list[str]
 ) -> dict[int, str | None]:
-    """ServiceTitan customer type per customer id already in members_stream (with a type).
+    """ServiceTitan customer type per customer id already in members_stream.
 
     Invoices carry only the customer's name; knowing the type lets commercial names stay
     whole and residential ones be split.
-
-    One index lookup per id (a scalar subquery over ``unnest`` of one array parameter), on
-    purpose: as ``customer_id = ANY(ids)`` the planner scanned the tenant's members and
-    hashed the page's ids, which cost more the larger the tenant (25-30 ms per invoice page
-    at 20,000 customers) where the lookups cost the same for any size.
     """
     if not customer_ids:
         return {}
     m = MemberStream
-    ids = (
-        func.unnest(bindparam("customer_ids", customer_ids, type_=ARRAY(Text)))
-        .table_valued("customer_id")
-        .render_derived(name="ids", with_types=False)
-    )
-    customer_type = (
-        select(m.customer_type)
-        .where(
+    rows = await connection.execute(
+        select(m.customer_id, m.customer_type).where(
             m.company_id == company_id,
             m.software == SOFTWARE,
             m.source_tenant_id == source_tenant_id,
-            m.customer_id == ids.c.customer_id,
+            # One array parameter, not an IN list of hundreds of placeholders that the
+            # server would parse again for every invoice page.
+            m.customer_id == any_(bindparam("customer_ids", customer_ids, type_=ARRAY(Text))),
         )
-        .scalar_subquery()
     )
-    rows = await connection.execute(select(ids.c.customer_id, customer_type))
-    return {
-        int(customer_id): kind
-        for customer_id, kind in rows
-        if kind is not None and customer_id.isdigit()
-    }
+    return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
 
 
 async def sync_allowed(
