@@ -1,6 +1,6 @@
-"""Parsed pages handed from ``fetch_page`` to ``map_and_insert`` inside one worker process.
+"""Fetched pages handed from ``fetch_page`` to ``map_and_insert`` inside one worker process.
 
-``fetch_page`` has the response bytes and has parsed them (to check the envelope, count the
+``fetch_page`` has the response bytes and has read them (to check the envelope, count the
 records and read ``continueFrom``), and ``map_and_insert`` usually runs on the same worker a
 moment later. Keeping the bytes, and for invoices the customer ids the apply looks types up
 for, spares the apply a PostgreSQL read of the staged body, its decompression and a parse on

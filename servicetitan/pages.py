@@ -2,7 +2,9 @@
 
 The sync stages a page's raw bytes in PostgreSQL and parses the records later, so a page keeps
 ``raw`` untouched (no re-serialisation) and exposes ``continue_from``/``has_more`` and the record
-count from one orjson pass. ``from_raw`` rebuilds a page from staged bytes with the same checks.
+count from one pass over the envelope that leaves the records undecoded (msgspec); ``records()``
+decodes them (orjson) when someone asks. ``from_raw`` rebuilds a page from staged bytes with the
+same checks.
 """
 
 from __future__ import annotations
