@@ -119,11 +119,12 @@ def _prepare_without_collections(
 ) -> PreparedPage:
     """``prepare_page`` with the cyclic garbage collector paused (in a pool process).
 
-    Why: a parsed invoice page is ~150,000 new objects that all stay alive until the page is
-    mapped, so the collector would run dozens of times per page and find nothing: parsing
-    and mapping create no reference cycles (a quarter of the page's CPU went to it). The page's
-    objects are freed by reference counting when it is done; the collector resumes then and
-    would collect any cycle the next time it runs, so memory stays bounded.
+    Why: a decoded page is tens of thousands of new objects that all stay alive until the
+    page is mapped, so the collector would run many times per page and find nothing: decoding
+    and mapping create no reference cycles (with full decodes it was a fifth of an invoice
+    page's CPU in a micro-benchmark). The page's objects are freed by reference counting when
+    it is done; the collector resumes then and collects any cycle the next time it runs, so
+    memory stays bounded.
     """
     gc.disable()
     try:
