@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -406,17 +407,22 @@ class SyncActivities:
         handed = [self.deps.handoff.take(ref.page_id) for ref in input.pages]
         if not any(handed):
             return [None] * len(handed)
+        # A batch is pages of one stream. For invoices, the types of every handed page's
+        # customers in one lookup (one pass over the tenant's members instead of one per page).
+        customer_ids = sorted({i for page in handed if page is not None for i in page.customer_ids})
         async with self.deps.database.transaction() as connection:
             credential = await sync_runs.credential_context(connection, input.credential_id)
+            types = (
+                await sync_runs.customer_types(
+                    connection, credential.company_id, credential.tenant_id, customer_ids
+                )
+                if input.pages[0].stream == "invoices"
+                else None
+            )
         context = _row_context(credential, input.import_job_id)
 
         async def prepare(ref: PageRef, page: HandedPage) -> _EarlyPage:
-            if ref.stream != "invoices":  # only invoices look anything up
-                return _EarlyPage(
-                    context.values(), page, await self._prepare(None, ref.stream, page, context)
-                )
-            async with self.deps.database.transaction() as connection:
-                prepared = await self._prepare(connection, ref.stream, page, context)
+            prepared = await self._prepare(None, ref.stream, page, context, known_types=types)
             return _EarlyPage(context.values(), page, prepared)
 
         return [
@@ -551,17 +557,24 @@ class SyncActivities:
         stream: str,
         page: HandedPage,
         context: RowContext,
+        *,
+        known_types: Mapping[int, str | None] | None = None,
     ) -> PreparedPage:
         """Map, validate and COPY-encode the page in the mapping process (see mapping_pool).
 
-        Invoices need ``connection`` to look up their customers' types.
+        Invoices need their customers' types: from ``known_types`` (looked up for a whole
+        batch) or looked up on ``connection``.
         """
-        types = None
+        types: Mapping[int, str | None] | None = None
         if stream == ExportStream.INVOICES:
-            assert connection is not None
-            types = await sync_runs.customer_types(
-                connection, context.company_id, context.source_tenant_id, page.customer_ids
-            )
+            if known_types is not None:  # only this page's customers go to the mapping
+                ids = (int(i) for i in page.customer_ids if i.isdigit())
+                types = {i: known_types[i] for i in ids if i in known_types}
+            else:
+                assert connection is not None
+                types = await sync_runs.customer_types(
+                    connection, context.company_id, context.source_tenant_id, page.customer_ids
+                )
         prefix = () if stream == ExportStream.CUSTOMER_CONTACTS else context.values()
         return await self.deps.mapping.prepare(
             stream, page.raw, types, prefix, self.deps.settings.sync_insert_batch_size
