@@ -25,15 +25,16 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 from core.logging import get_logger
 from records.prepared import PreparedPage, prepare_page
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class MappingPool:
@@ -68,7 +69,8 @@ class MappingPool:
             try:
                 return await loop.run_in_executor(
                     self._executor,
-                    _prepare_without_collections,
+                    _without_collections,
+                    prepare_page,
                     stream,
                     raw,
                     dict(customer_types) if customer_types else None,
@@ -110,14 +112,8 @@ def _ready() -> bool:
     return True
 
 
-def _prepare_without_collections(
-    stream: str,
-    raw: bytes,
-    customer_types: Mapping[int, str | None] | None,
-    prefix: Sequence[Any],
-    batch_size: int,
-) -> PreparedPage:
-    """``prepare_page`` with the cyclic garbage collector paused (in a pool process).
+def _without_collections(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` with the cyclic garbage collector paused (in a pool process).
 
     Why: a decoded page is tens of thousands of new objects that all stay alive until the
     page is mapped, so the collector would run many times per page and find nothing: decoding
@@ -128,7 +124,7 @@ def _prepare_without_collections(
     """
     gc.disable()
     try:
-        return prepare_page(stream, raw, customer_types, prefix, batch_size)
+        return function(*args)
     finally:
         gc.enable()
 

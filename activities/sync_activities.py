@@ -72,8 +72,8 @@ from servicetitan.client import ServiceTitanClient
 from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.http import shared_http_client
-from servicetitan.pages import ExportPage, ExportStream, ListResource
-from servicetitan.projection import projected_records
+from servicetitan.pages import ExportStream, ListResource
+from servicetitan.projection import records_for_mapping
 
 log = get_logger(__name__)
 
@@ -744,9 +744,7 @@ def _reject_row(reject: Reject) -> tuple[str | None, str, str]:
 
 def _invoice_customer_ids(raw: bytes) -> list[str]:
     """The customers of an invoice page (their types are looked up before it is mapped)."""
-    records: list[Any] | None = projected_records(ExportStream.INVOICES, raw)
-    if records is None:  # an unusual page: decoded in full
-        records = ExportPage.from_raw(ExportStream.INVOICES, raw).records()
+    records, _ = records_for_mapping(ExportStream.INVOICES, raw)
     ids: set[str] = set()
     for record in records:
         if isinstance(record, dict):

@@ -17,7 +17,7 @@ from records.copy_text import CopyBatch, encode_rows
 from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
 from servicetitan.errors import InvalidResponse
 from servicetitan.pages import ExportPage, ExportStream
-from servicetitan.projection import projected_records
+from servicetitan.projection import records_for_mapping
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,7 @@ def prepare_page(
     or in full when the page is unusual; rejects keep the record in full either way.
     """
     export_stream = ExportStream(stream)
-    records = projected_records(export_stream, raw)
-    projected = records is not None
-    if records is None:
-        records = ExportPage.from_raw(export_stream, raw).records()
+    records, projected = records_for_mapping(export_stream, raw)
     mapped = map_records(stream, records, customer_types)
     rejects = mapped.rejects
     if projected and rejects:

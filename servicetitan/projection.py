@@ -28,7 +28,7 @@ import msgspec
 from pydantic import BaseModel
 
 from servicetitan.models import ContactMappedFields, CustomerMappedFields, InvoiceMappedFields
-from servicetitan.pages import ExportStream
+from servicetitan.pages import ExportPage, ExportStream
 
 _MAPPED_MODELS: dict[ExportStream, type[BaseModel]] = {
     ExportStream.INVOICES: InvoiceMappedFields,
@@ -69,3 +69,14 @@ def projected_records(stream: ExportStream, raw: bytes) -> list[dict[str, Any]] 
         return None
     records: list[dict[str, Any]] | None = page.get("data")
     return records
+
+
+def records_for_mapping(stream: ExportStream, raw: bytes) -> tuple[list[Any], bool]:
+    """The page's records for the mapping: projected when possible, else decoded in full.
+
+    The flag says whether they are projections (a reject then needs its full record).
+    """
+    records = projected_records(stream, raw)
+    if records is not None:
+        return records, True
+    return ExportPage.from_raw(stream, raw).records(), False

@@ -14,13 +14,14 @@ import httpx
 import orjson
 import pytest
 
-import records.prepared as prepared_module
+import servicetitan.projection as projection_module
 from records.prepared import PreparedPage, prepare_page
 from sandbox import Sandbox, create_app
 from sandbox.generate import Kind
 from servicetitan.models import ContactMappedFields, CustomerMappedFields, InvoiceMappedFields
 from servicetitan.pages import ExportStream
 from servicetitan.projection import declared_keys, projected_records
+from tests.records.test_mapping_pool import _same as same_prepared_page
 from tests.sandbox.conftest import BASE_URL, EXPORT_PATHS, T1, auth_headers, small_config
 
 STREAMS: list[tuple[Kind, ExportStream, Any]] = [
@@ -99,12 +100,7 @@ def test_records_missing_a_field_stay_without_it() -> None:
 
 
 def _same(left: PreparedPage, right: PreparedPage) -> None:
-    assert left.batches == right.batches
-    assert (left.mapped, left.superseded, left.high_water) == (
-        right.mapped,
-        right.superseded,
-        right.high_water,
-    )
+    same_prepared_page(left, right)
     assert left.rejects == right.rejects  # ids, reasons and the records kept, in full
 
 
@@ -125,7 +121,7 @@ async def test_pages_with_bad_records_prepare_as_from_a_full_decode(
         for took, page in zip(took_projection, through_projection, strict=True)
     )
 
-    monkeypatch.setattr(prepared_module, "projected_records", lambda *args: None)
+    monkeypatch.setattr(projection_module, "projected_records", lambda *args: None)
     in_full = [prepare_page(stream.value, raw, types, PREFIX, 2000) for raw in pages]
     for left, right in zip(through_projection, in_full, strict=True):
         _same(left, right)
