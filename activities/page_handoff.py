@@ -4,7 +4,9 @@
 records and read ``continueFrom``), and ``map_and_insert`` usually runs on the same worker a
 moment later. Keeping the bytes, and for invoices the customer ids the apply looks types up
 for, spares the apply a PostgreSQL read of the staged body, its decompression and a parse on
-the event loop (the mapping process parses the bytes itself).
+the event loop (the mapping process parses the bytes itself). The fetch also starts mapping
+the page at once (``prepared``), so that by the time its apply comes, while the batch before
+it is written, the page is usually mapped already.
 
 This is only a shortcut: the staged body in PostgreSQL stays the page of record. When the apply
 runs on another worker, after a restart, or on a retry (entries are taken once), or when the
@@ -14,9 +16,10 @@ of their raw bodies, so memory depends on how many syncs run at once, never on t
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 DEFAULT_BUDGET_BYTES: Final = 64 * 1024 * 1024
 """Response bytes kept. One sync keeps at most the batch fetched ahead (four pages of ~2 MB);
@@ -28,6 +31,20 @@ class HandedPage:
     raw: bytes
     customer_ids: list[str]
     """Invoices: the customers whose types the mapping needs (empty for other streams)."""
+    prepared: asyncio.Future[Any] | None = None
+    """The page's mapping, started when it was fetched (a ``records.prepared.PreparedPage``)."""
+    context: tuple[Any, ...] | None = None
+    """The row context ``prepared`` was mapped with (the apply checks it is still current)."""
+
+    def discard(self) -> None:
+        """Stop a mapping nobody will use, and retrieve its failure if it had one."""
+        future = self.prepared
+        if future is None:
+            return
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 @dataclass
@@ -39,13 +56,17 @@ class PageHandoff:
     def put(self, page_id: int, page: HandedPage) -> None:
         """Keep a staged page; evict the oldest entries beyond the budget."""
         if len(page.raw) > self.budget_bytes:
+            page.discard()
             return
-        self.take(page_id)
+        replaced = self.take(page_id)
+        if replaced is not None:
+            replaced.discard()
         self._pages[page_id] = page
         self._bytes += len(page.raw)
         while self._bytes > self.budget_bytes:
             _, evicted = self._pages.popitem(last=False)
             self._bytes -= len(evicted.raw)
+            evicted.discard()
 
     def take(self, page_id: int) -> HandedPage | None:
         """The page, once; None when this worker does not hold it."""

@@ -319,8 +319,9 @@ class SyncActivities:
             beat.update(phase="staging", records=page.record_count)
             cursor_out = page.continue_from or input.cursor
             body = await staged_body.pack_async(page.raw)
+            customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
             async with self.deps.database.transaction() as connection:
-                await _check_run(connection, input.credential_id, input.sync_log_id)
+                owner = await _check_run(connection, input.credential_id, input.sync_log_id)
                 page_id = await sync_runs.stage_page(
                     connection,
                     credential_id=input.credential_id,
@@ -332,8 +333,10 @@ class SyncActivities:
                     record_count=page.record_count,
                     body=body,
                 )
-            customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
-            self.deps.handoff.put(page_id, HandedPage(page.raw, customer_ids))
+                handed = await self._start_mapping(
+                    connection, input, owner, HandedPage(page.raw, customer_ids)
+                )
+            self.deps.handoff.put(page_id, handed)
         return PageRef(
             page_id=page_id,
             stream=input.stream,
@@ -344,6 +347,38 @@ class SyncActivities:
             rate_limit_waits=waits,
             estimated_total=estimated,
         )
+
+    async def _start_mapping(
+        self,
+        connection: AsyncConnection,
+        input: FetchPageInput,
+        owner: sync_runs.RunOwner,
+        page: HandedPage,
+    ) -> HandedPage:
+        """The fetched page, its mapping started in the mapping process (see page_handoff).
+
+        The page is mapped while the batch before it is written, instead of after its apply
+        starts. An invoice page is mapped with the customer types of this moment: streams
+        are synced one after another, so every customers page of the run is applied before
+        the first invoices page is fetched, and the apply's own lookup would find the same
+        types. The apply checks the row context and maps the page again if it changed.
+        Only with a mapping process: mapping on the event loop here would only move the work.
+        """
+        if self.deps.mapping.processes <= 0 or owner.import_job_id is None:
+            return page
+        credential = await sync_runs.credential_context(connection, input.credential_id)
+        context = _row_context(credential, owner.import_job_id)
+        types = (
+            await sync_runs.customer_types(
+                connection, credential.company_id, credential.tenant_id, page.customer_ids
+            )
+            if input.stream == "invoices"
+            else None
+        )
+        prepared = asyncio.ensure_future(
+            self._prepare(None, input.stream, page, context, known_types=types)
+        )
+        return dataclasses.replace(page, prepared=prepared, context=context.values())
 
     async def _estimate(self, client: ServiceTitanClient, input: FetchPageInput) -> int | None:
         """How many records this stream will bring, for progress bars; None when unknown."""
@@ -403,13 +438,20 @@ class SyncActivities:
         return ApplyPagesResult(results)
 
     async def _prepare_early(self, input: ApplyPagesInput) -> list[asyncio.Task[_EarlyPage] | None]:
-        """Start preparing the batch's pages this worker fetched (the others prepare later)."""
+        """Start preparing the batch's pages this worker fetched (the others prepare later).
+
+        Pages whose mapping their fetch started (``_start_mapping``) only need awaiting.
+        """
         handed = [self.deps.handoff.take(ref.page_id) for ref in input.pages]
-        if not any(handed):
-            return [None] * len(handed)
+        unmapped = [page for page in handed if page is not None and page.prepared is None]
+        if not unmapped:
+            return [
+                asyncio.ensure_future(_mapped_at_fetch(page)) if page is not None else None
+                for page in handed
+            ]
         # A batch is pages of one stream. For invoices, the types of every handed page's
         # customers in one lookup (one pass over the tenant's members instead of one per page).
-        customer_ids = sorted({i for page in handed if page is not None for i in page.customer_ids})
+        customer_ids = sorted({i for page in unmapped for i in page.customer_ids})
         async with self.deps.database.transaction() as connection:
             credential = await sync_runs.credential_context(connection, input.credential_id)
             types = (
@@ -426,7 +468,11 @@ class SyncActivities:
             return _EarlyPage(context.values(), page, prepared)
 
         return [
-            asyncio.ensure_future(prepare(ref, page)) if page is not None else None
+            None
+            if page is None
+            else asyncio.ensure_future(
+                _mapped_at_fetch(page) if page.prepared is not None else prepare(ref, page)
+            )
             for ref, page in zip(input.pages, handed, strict=True)
         ]
 
@@ -457,18 +503,9 @@ class SyncActivities:
             # once, and the page costs one connection checkout and commit instead of four.
             async with self.deps.database.transaction() as connection:
                 handed = ready.page if ready else self.deps.handoff.take(ref.page_id)
-                page = await sync_runs.load_page(
-                    connection, ref.page_id, lock=True, with_body=handed is None
+                page, credential = await self._page_to_apply(
+                    connection, input, with_body=handed is None
                 )
-                credential = await sync_runs.credential_context(connection, input.credential_id)
-                await _check_run(
-                    connection,
-                    input.credential_id,
-                    input.sync_log_id,
-                    import_job_id=input.import_job_id,
-                )
-                self._check_page(page, input)
-                assert page is not None
                 if page.applied:
                     return self._stored_result(page.result)
                 context = _row_context(credential, input.import_job_id)
@@ -491,26 +528,18 @@ class SyncActivities:
                     stream=page.stream,
                     rejects=[_reject_row(reject) for reject in prepared.rejects],
                 )
-                await sync_runs.advance_cursor(
+                enabled, reason = await sync_runs.record_page_progress(
                     connection,
                     credential_id=input.credential_id,
-                    stream=page.stream,
-                    continue_from=page.cursor_out or page.cursor_in or None,
-                    high_water=prepared.high_water,
-                    records=prepared.mapped,
-                    sync_log_id=input.sync_log_id,
-                )
-                await sync_runs.record_progress(
-                    connection,
                     sync_log_id=input.sync_log_id,
                     import_job_id=input.import_job_id,
                     stream=page.stream,
+                    continue_from=page.cursor_out or page.cursor_in or None,
+                    high_water=prepared.high_water,
                     processed=prepared.mapped,
                     rejected=prepared.rejected,
                     expected_total=input.expected_total,
-                )
-                enabled, reason = await sync_runs.sync_allowed(
-                    connection, input.credential_id, globally=self.deps.settings.sync_enabled
+                    globally=self.deps.settings.sync_enabled,
                 )
                 result = ApplyResult(
                     inserted=counts.inserted,
@@ -523,6 +552,41 @@ class SyncActivities:
                 )
                 await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
         return result
+
+    async def _page_to_apply(
+        self, connection: AsyncConnection, input: ApplyPageInput, *, with_body: bool
+    ) -> tuple[sync_runs.StagedPageRow, sync_runs.CredentialContext]:
+        """The staged page, locked, and its credential, once both are checked to be the run's.
+
+        One statement reads the page, the credential and the run's owner; when the page is
+        gone, the credential and run are checked first, as the separate reads did.
+        """
+        loaded = await sync_runs.page_to_apply(
+            connection,
+            input.page.page_id,
+            credential_id=input.credential_id,
+            sync_log_id=input.sync_log_id,
+            with_body=with_body,
+        )
+        if loaded is None:
+            await sync_runs.credential_context(connection, input.credential_id)
+            await _check_run(
+                connection,
+                input.credential_id,
+                input.sync_log_id,
+                import_job_id=input.import_job_id,
+            )
+            raise _missing(input.page)
+        if loaded.credential is None:
+            raise NotFoundError(f"no credential with id {input.credential_id}")
+        _check_owner(
+            loaded.owner,
+            input.credential_id,
+            input.sync_log_id,
+            import_job_id=input.import_job_id,
+        )
+        self._check_page(loaded.page, input)
+        return loaded.page, loaded.credential
 
     @staticmethod
     async def _staged_page(page: sync_runs.StagedPageRow) -> HandedPage:
@@ -684,6 +748,13 @@ def _row_context(credential: sync_runs.CredentialContext, import_job_id: int) ->
     )
 
 
+async def _mapped_at_fetch(page: HandedPage) -> _EarlyPage:
+    """A page whose fetch started its mapping (``SyncActivities._start_mapping``)."""
+    assert page.prepared is not None and page.context is not None
+    prepared: PreparedPage = await page.prepared
+    return _EarlyPage(page.context, page, prepared)
+
+
 def _discard(tasks: list[asyncio.Task[_EarlyPage] | None]) -> None:
     """Cancel early preparations no page used (and retrieve their failures, if any)."""
     for task in tasks:
@@ -702,7 +773,7 @@ async def _check_run(
     *,
     import_job_id: int | None = None,
     company_id: int | None = None,
-) -> None:
+) -> sync_runs.RunOwner:
     """Refuse to touch a sync run, import job or company that is not the credential's own.
 
     Activity inputs come from workflow inputs, which any Temporal client can write (a forged
@@ -710,6 +781,20 @@ async def _check_run(
     company A's run, stamp its rows with A's import job and close A's sync log.
     """
     owner = await sync_runs.run_owner(connection, sync_log_id)
+    return _check_owner(
+        owner, credential_id, sync_log_id, import_job_id=import_job_id, company_id=company_id
+    )
+
+
+def _check_owner(
+    owner: sync_runs.RunOwner | None,
+    credential_id: int,
+    sync_log_id: int,
+    *,
+    import_job_id: int | None = None,
+    company_id: int | None = None,
+) -> sync_runs.RunOwner:
+    """``_check_run`` on an owner already read."""
     if (
         owner is None
         or owner.credential_id != credential_id
@@ -722,6 +807,7 @@ async def _check_run(
             type=ErrorType.ACCESS_DENIED,
             non_retryable=True,
         )
+    return owner
 
 
 def _missing(ref: PageRef) -> ApplicationError:

@@ -124,13 +124,15 @@ async def _ensure_stage_table(
     columns = sql.SQL(", ").join(
         sql.Identifier(name) for name in (*CONTEXT_COLUMNS, *spec.record_columns)
     )
+    # One round trip (simple query protocol: no parameters). DELETE, not TRUNCATE: the stage
+    # is empty unless this transaction used it already, and TRUNCATE would give the temp
+    # table a new file and rewrite catalog rows on every page.
     await connection.execute(
         sql.SQL(
             "CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-            "SELECT {columns} FROM {table} WITH NO DATA"
+            "SELECT {columns} FROM {table} WITH NO DATA; DELETE FROM {stage}"
         ).format(stage=sql.Identifier(stage), columns=columns, table=sql.Identifier(spec.table))
     )
-    await connection.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
 
 
 def _merge_statement(stage: str, spec: TableSpec) -> sql.Composed:
@@ -197,7 +199,9 @@ async def upsert_batches(
         sql.SQL(", ").join(sql.Identifier(c) for c in (*CONTEXT_COLUMNS, *spec.record_columns)),
     )
     async with connection.cursor() as cursor:
-        for batch in batches:
+        for number, batch in enumerate(batches):
+            if number:  # the previous batch's rows; the last batch's go at commit
+                await cursor.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(stage)))
             async with cursor.copy(copy_sql) as copy:
                 await copy.write(batch.data)
             await cursor.execute(merge)
@@ -206,7 +210,6 @@ async def upsert_batches(
             counts.inserted += inserted
             counts.updated += len(results) - inserted
             counts.unchanged += batch.rows - len(results)
-            await cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
     return counts
 
 
@@ -291,12 +294,11 @@ async def upsert_contact_batches(
     if set(columns) != CONTACT_TABLE_COLUMNS:
         raise ValueError(f"contact rows must have the columns {sorted(CONTACT_TABLE_COLUMNS)}")
     async with connection.cursor() as cursor:
-        await cursor.execute(
+        await cursor.execute(  # see _ensure_stage_table
             "CREATE TEMP TABLE IF NOT EXISTS stage_contacts ON COMMIT DELETE ROWS AS "
             "SELECT contact_id, customer_id, type, value, active, source_modified_at "
-            "FROM servicetitan_customer_contacts WITH NO DATA"
+            "FROM servicetitan_customer_contacts WITH NO DATA; DELETE FROM stage_contacts"
         )
-        await cursor.execute("TRUNCATE stage_contacts")
         async with cursor.copy(
             sql.SQL("COPY stage_contacts ({}) FROM STDIN").format(
                 sql.SQL(", ").join(sql.Identifier(c) for c in columns)
