@@ -54,3 +54,32 @@ async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to
     assert [r.already_applied for r in here.results] == [True, False]
     assert harness.scalar("SELECT count(*) FROM members_stream") == 2 * PAGE_SIZE
     assert len(fetcher.deps.handoff) == 0
+
+
+async def test_a_page_mapped_at_fetch_is_used_unless_its_row_context_changed(
+    harness: SyncHarness,
+) -> None:
+    acts = SyncActivities(_dependencies(harness))
+    assert acts.deps.mapping.processes > 0  # mapping at fetch needs the mapping process
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await _fetch(env, acts, credential, context, max_pages=2)
+    handed = [acts.deps.handoff.take(page.page_id) for page in batch.pages]
+    assert all(page is not None and page.prepared is not None for page in handed)
+    mapped = [await page.prepared for page in handed if page is not None and page.prepared]
+    assert [page.mapped for page in mapped] == [PAGE_SIZE, PAGE_SIZE]
+    for page_ref, page in zip(batch.pages, handed, strict=True):
+        assert page is not None
+        acts.deps.handoff.put(page_ref.page_id, page)
+    # The company's trade changes between the fetch and the apply: the rows must carry the
+    # new one, so the mapping made at fetch time (with the old trade) is not used.
+    harness.rows(
+        "UPDATE companies SET primary_trade = 'Electrical' WHERE id = "
+        "(SELECT company_id FROM servicetitan_credentials WHERE id = %s) RETURNING id",
+        credential,
+    )
+    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    result = await env.run(acts.map_and_insert_pages, apply)
+    assert [r.inserted for r in result.results] == [PAGE_SIZE, PAGE_SIZE]
+    trades = harness.rows("SELECT DISTINCT trade FROM members_stream")
+    assert trades == [("Electrical",)]
