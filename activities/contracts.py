@@ -172,6 +172,11 @@ class FetchPageInput:
     """``fetch_pages`` follows ``continueFrom`` for up to this many pages."""
 
 
+PAGES_IN_FLIGHT = 2
+"""Export pages a crash can make the sync fetch again: ``fetch_pages`` downloads the next page
+while it stores the current one, and neither is on record until it is stored."""
+
+
 @dataclass
 class PageRef:
     """A staged page: where it is, what it covers. No records."""

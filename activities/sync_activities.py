@@ -72,7 +72,7 @@ from servicetitan.client import ServiceTitanClient
 from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.http import shared_http_client
-from servicetitan.pages import ExportStream, ListResource
+from servicetitan.pages import ExportPage, ExportStream, ListResource
 from servicetitan.projection import records_for_mapping
 
 log = get_logger(__name__)
@@ -209,29 +209,52 @@ class SyncActivities:
         and SDK work, as much CPU as applying a small page. Only the first page's failure fails
         the activity (and is retried by its policy); when a later page fails, the pages staged
         so far are returned and the next ``fetch_pages`` meets the error on its first page.
+
+        Pipelined: page N+1 is requested as soon as page N's ``continueFrom`` is known, and
+        downloads while page N is compressed, staged and handed to the mapping. Pages are
+        still staged in order, each only after the one before it.
         """
         # One heartbeat loop for the whole batch: each page's own loop beats only after its
         # first interval, so pages quicker than that would otherwise never beat.
         async with heartbeating(stream=input.stream, cursor=input.cursor, phase="batch") as beat:
             pages = await self._staged_by_earlier_attempts(input)
-            if not pages:
-                pages = [await self._fetch_one(input, previous_details())]
-            while len(pages) < input.max_pages and pages[-1].has_more:
-                beat.update(cursor=pages[-1].cursor_out, pages=len(pages))
-                following = dataclasses.replace(
-                    input, cursor=pages[-1].cursor_out, estimate_total=False
-                )
-                try:
-                    pages.append(await self._fetch_one(following, {}))
-                except (ApplicationError, ServiceTitanError, OSError, SQLAlchemyError) as error:
-                    log.info(
-                        "page batch cut short; the next fetch retries",
-                        stream=input.stream,
-                        pages=len(pages),
-                        error=type(error).__name__,
-                    )
-                    break
+            following: asyncio.Future[_Downloaded] | None = None
+            try:
+                if not pages:
+                    first = await self._download(input, previous_details())
+                    following = self._download_next(input, first.ref(), 1)
+                    pages.append(await self._stage(first))
+                else:
+                    following = self._download_next(input, pages[-1], len(pages))
+                while following is not None:
+                    beat.update(cursor=pages[-1].cursor_out, pages=len(pages))
+                    try:
+                        downloaded = await following
+                        following = self._download_next(input, downloaded.ref(), len(pages) + 1)
+                        pages.append(await self._stage(downloaded))
+                    except _LATER_PAGE_ERRORS as error:
+                        log.info(
+                            "page batch cut short; the next fetch retries",
+                            stream=input.stream,
+                            pages=len(pages),
+                            error=type(error).__name__,
+                        )
+                        break
+            finally:
+                if following is not None:  # cut short: its page is not staged
+                    following.cancel()
+                    with contextlib.suppress(BaseException):
+                        await following
         return PageBatch(pages)
+
+    def _download_next(
+        self, input: FetchPageInput, last: PageRef, count: int
+    ) -> asyncio.Future[_Downloaded] | None:
+        """Start downloading the page after ``last`` if the batch has room and there is one."""
+        if count >= input.max_pages or not last.has_more:
+            return None
+        following = dataclasses.replace(input, cursor=last.cursor_out, estimate_total=False)
+        return asyncio.ensure_future(self._download(following, {}))
 
     async def _staged_by_earlier_attempts(self, input: FetchPageInput) -> list[PageRef]:
         """Pages a crashed or failed attempt of this fetch staged already, to keep, not refetch.
@@ -280,6 +303,11 @@ class SyncActivities:
         return pages
 
     async def _fetch_one(self, input: FetchPageInput, previous: dict[str, Any]) -> PageRef:
+        async with heartbeating(stream=input.stream, cursor=input.cursor, phase="staging"):
+            return await self._stage(await self._download(input, previous))
+
+    async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> _Downloaded:
+        """GET one export page (and, on a stream's first page, its count estimate)."""
         waits = int(previous.get("rate_limited", 0))
         server_errors = int(previous.get("server_errors", 0))
         async with heartbeating(
@@ -316,37 +344,32 @@ class SyncActivities:
                 if estimate is not None and sys.exc_info()[0] is not None:
                     estimate.cancel()  # the page failed: its count is of no use
             estimated = await estimate if estimate is not None else None
-            beat.update(phase="staging", records=page.record_count)
-            cursor_out = page.continue_from or input.cursor
-            body = await staged_body.pack_async(page.raw)
-            customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
-            async with self.deps.database.transaction() as connection:
-                owner = await _check_run(connection, input.credential_id, input.sync_log_id)
-                page_id = await sync_runs.stage_page(
-                    connection,
-                    credential_id=input.credential_id,
-                    sync_log_id=input.sync_log_id,
-                    stream=input.stream,
-                    cursor_in=input.cursor,
-                    cursor_out=cursor_out,
-                    has_more=page.has_more,
-                    record_count=page.record_count,
-                    body=body,
-                )
-                handed = await self._start_mapping(
-                    connection, input, owner, HandedPage(page.raw, customer_ids)
-                )
-            self.deps.handoff.put(page_id, handed)
-        return PageRef(
-            page_id=page_id,
-            stream=input.stream,
-            cursor_in=input.cursor,
-            cursor_out=cursor_out,
-            has_more=page.has_more,
-            record_count=page.record_count,
-            rate_limit_waits=waits,
-            estimated_total=estimated,
-        )
+        return _Downloaded(input, page, estimated, waits)
+
+    async def _stage(self, downloaded: _Downloaded) -> PageRef:
+        """Store a downloaded page (the page of record) and hand it to the apply."""
+        input, page = downloaded.input, downloaded.page
+        ref = downloaded.ref()
+        body = await staged_body.pack_async(page.raw)
+        customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
+        async with self.deps.database.transaction() as connection:
+            owner = await _check_run(connection, input.credential_id, input.sync_log_id)
+            ref.page_id = await sync_runs.stage_page(
+                connection,
+                credential_id=input.credential_id,
+                sync_log_id=input.sync_log_id,
+                stream=input.stream,
+                cursor_in=input.cursor,
+                cursor_out=ref.cursor_out,
+                has_more=page.has_more,
+                record_count=page.record_count,
+                body=body,
+            )
+            handed = await self._start_mapping(
+                connection, input, owner, HandedPage(page.raw, customer_ids)
+            )
+        self.deps.handoff.put(ref.page_id, handed)
+        return ref
 
     async def _start_mapping(
         self,
@@ -726,6 +749,34 @@ class SyncActivities:
                 rejected=input.records_rejected,
                 error=input.error_message,
             )
+
+
+_LATER_PAGE_ERRORS = (ApplicationError, ServiceTitanError, OSError, SQLAlchemyError)
+"""Failures of a batch's later page that end the batch early instead of failing it."""
+
+
+@dataclass(frozen=True)
+class _Downloaded:
+    """A page as received, not yet staged."""
+
+    input: FetchPageInput
+    page: ExportPage
+    estimated: int | None
+    rate_limit_waits: int
+
+    def ref(self) -> PageRef:
+        """The page's reference (``page_id`` 0 until it is staged)."""
+        input = self.input
+        return PageRef(
+            page_id=0,
+            stream=input.stream,
+            cursor_in=input.cursor,
+            cursor_out=self.page.continue_from or input.cursor,
+            has_more=self.page.has_more,
+            record_count=self.page.record_count,
+            rate_limit_waits=self.rate_limit_waits,
+            estimated_total=self.estimated,
+        )
 
 
 @dataclass(frozen=True)

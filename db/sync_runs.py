@@ -305,7 +305,7 @@ async def staged_chain(
     """Unapplied staged pages that continue from ``cursor_in``, in order (bodies not read).
 
     What an earlier attempt of a fetch already staged, so a retried attempt after a crash
-    fetches only the page that was in flight, not the ones it had already stored.
+    fetches only the pages that were in flight, not the ones it had already stored.
     """
     p = StagedPage
     rows = (

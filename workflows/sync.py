@@ -3,7 +3,8 @@
 The workflow is an orchestrator only. It never sees a record or a secret: activities stage
 pages in PostgreSQL and hand back small references; the durable cursor lives in PostgreSQL,
 committed with the rows it covers. So after a crash Temporal replays this code, the activity
-that was running is retried, and at most the page in flight is fetched again.
+that was running is retried, and at most the pages in flight are fetched again (two: the one
+being stored and the next, downloading meanwhile).
 
 Pages travel in batches of up to four per activity (``fetch_pages``, ``map_and_insert_pages``;
 runs recorded before the ``page-batches`` patch keep one page per activity), and fetching the

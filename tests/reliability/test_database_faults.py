@@ -21,7 +21,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from activities.contracts import ErrorType, SyncInput
+from activities.contracts import PAGES_IN_FLIGHT, ErrorType, SyncInput
 from db.database import Database
 from db.engine import with_database
 from sandbox.config import TenantSpec
@@ -223,11 +223,11 @@ async def test_sync_survives_killed_connections_and_postgres_restarts(
     # apply that follows the fetch; the figure is reported above. The refetch path itself is
     # proven deterministically by tests/sync/test_sync_behaviour.py
     # (test_staged_pages_lost_in_a_database_crash_are_fetched_again).
-    # A killed connection or clean restart costs at most the page in flight; a crash restart
+    # A killed connection or clean restart costs at most the pages in flight; a crash restart
     # also loses the staged pages waiting to be applied: the rest of the batch being applied
     # and the batch fetched ahead (PAGES_PER_ACTIVITY each).
-    allowed = faults.count(KILL_CONNECTIONS) + faults.count(CLEAN_RESTART)
-    allowed += (2 * PAGES_PER_ACTIVITY + 1) * faults.count(CRASH_RESTART)
+    allowed = PAGES_IN_FLIGHT * (faults.count(KILL_CONNECTIONS) + faults.count(CLEAN_RESTART))
+    allowed += (2 * PAGES_PER_ACTIVITY + PAGES_IN_FLIGHT) * faults.count(CRASH_RESTART)
     assert extra <= allowed, refetched
     log = scalar(
         database_url,

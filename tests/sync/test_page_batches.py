@@ -43,11 +43,11 @@ class FailingAfter(SyncActivities):
         super().__init__(_dependencies(harness))
         self.good = good
 
-    async def _fetch_one(self, input: FetchPageInput, previous: dict[str, Any]) -> PageRef:
+    async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> Any:
         if self.good <= 0:
             raise errors.from_servicetitan(ServiceUnavailable("503 from the test"))
         self.good -= 1
-        return await super()._fetch_one(input, previous)
+        return await super()._download(input, previous)
 
 
 def _dependencies(harness: SyncHarness) -> Any:
@@ -252,3 +252,37 @@ async def test_a_batch_beats_even_when_each_page_is_quicker_than_the_interval(
         ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages),
     )
     assert harness.scalar("SELECT count(*) FROM members_stream") == 4 * PAGE_SIZE
+
+
+class Recording(SyncActivities):
+    """Records when each page's download starts and its staging ends."""
+
+    def __init__(self, harness: SyncHarness) -> None:
+        super().__init__(_dependencies(harness))
+        self.events: list[str] = []
+
+    async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> Any:
+        self.events.append(f"download {input.cursor}")
+        return await super()._download(input, previous)
+
+    async def _stage(self, downloaded: Any) -> PageRef:
+        ref = await super()._stage(downloaded)
+        self.events.append(f"staged {ref.cursor_in}")
+        return ref
+
+
+async def test_the_next_page_downloads_while_the_current_one_is_staged(
+    harness: SyncHarness,
+) -> None:
+    acts = Recording(harness)
+    credential, context = await _begin(harness, acts)
+    batch = await _fetch(ActivityEnvironment(), acts, credential, context, max_pages=3)
+    first, second, third = (page.cursor_in for page in batch.pages)
+    assert acts.events == [
+        f"download {first}",
+        f"download {second}",  # requested before the first page is stored
+        f"staged {first}",
+        f"download {third}",
+        f"staged {second}",
+        f"staged {third}",
+    ]
