@@ -59,6 +59,10 @@ Temporal server work and SDK work, as much CPU as applying a small page; four pa
 while progress still moves every few thousand records."""
 PAGE_BATCHES_PATCH = "page-batches"
 """Runs recorded before page batches replay with one page per activity."""
+RAMPED_BATCHES_PATCH = "ramped-first-batches"
+"""A stream's first fetches take 1, then 2 pages before full batches: its first apply starts
+after one page instead of four (nothing is applied while a stream's first batch downloads).
+Runs recorded before it replay with full batches from the start."""
 # A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 
@@ -144,6 +148,7 @@ class SyncWorkflow:
         self._started_at = ""
         self._refresh_after: datetime | None = None
         self._batched = False
+        self._ramped = False
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -183,6 +188,7 @@ class SyncWorkflow:
         self._input = input
         self._started_at = workflow.now().isoformat()
         self._batched = workflow.patched(PAGE_BATCHES_PATCH)
+        self._ramped = self._batched and workflow.patched(RAMPED_BATCHES_PATCH)
         try:
             context = await self._begin(input)
         except ActivityError as error:
@@ -333,10 +339,17 @@ class SyncWorkflow:
         limit = input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
         batch_size = max(1, min(PAGES_PER_ACTIVITY, limit))
 
+        fetches = 0
+
         def size_after(applied: int) -> int:
-            """Batch size so a run applies no more than its limit (a full batch is carried)."""
+            """Batch size so a run applies no more than its limit (a full batch is carried).
+
+            Ramped: 1, 2, then full batches, counted per stream and run."""
+            nonlocal fetches
+            size = min(batch_size, 2**fetches) if self._ramped else batch_size
+            fetches += 1
             room = limit - applied
-            return min(batch_size, room) if room > 0 else batch_size
+            return min(size, room) if room > 0 else size
 
         await self._token_if_due(input.credential_id)
         next_fetch: asyncio.Task[list[PageRef]] | None = None

@@ -219,12 +219,20 @@ async def test_a_sync_runs_several_pages_per_activity(harness: SyncHarness) -> N
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    pages = sum(stream.pages for stream in result.streams)
     applies = names.count("map_and_insert_pages")
     assert "fetch_page" not in names and "map_and_insert" not in names
-    # Each apply covers up to PAGES_PER_ACTIVITY pages of one stream.
-    streams = len(result.streams)
-    assert pages / PAGES_PER_ACTIVITY <= applies <= pages / PAGES_PER_ACTIVITY + streams
+
+    def batches(pages: int) -> int:
+        """A stream's batches: 1 page, 2 pages, then PAGES_PER_ACTIVITY pages each."""
+        count, size = 0, 1
+        while pages > 0:
+            pages -= size
+            count += 1
+            size = min(2 * size, PAGES_PER_ACTIVITY)
+        return count
+
+    assert all(stream.pages > 3 for stream in result.streams)  # full batches were reached
+    assert applies == sum(batches(stream.pages) for stream in result.streams)
     assert names.count("fetch_pages") == applies
 
 
