@@ -56,9 +56,10 @@ from db.credentials import NotFoundError
 from db.record_writer import (
     RowContext,
     UpsertCounts,
+    analyze_statistics,
     invoice_table,
     member_table,
-    refresh_statistics,
+    stale_statistics,
     upsert_batches,
     upsert_contact_batches,
 )
@@ -73,7 +74,7 @@ from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.http import shared_http_client
 from servicetitan.pages import ExportPage, ExportStream, ListResource
-from servicetitan.projection import records_for_mapping
+from servicetitan.projection import invoice_customer_ids
 
 log = get_logger(__name__)
 
@@ -351,7 +352,7 @@ class SyncActivities:
         input, page = downloaded.input, downloaded.page
         ref = downloaded.ref()
         body = await staged_body.pack_async(page.raw)
-        customer_ids = _invoice_customer_ids(page.raw) if input.stream == "invoices" else []
+        customer_ids = invoice_customer_ids(page.raw) if input.stream == "invoices" else []
         async with self.deps.database.transaction() as connection:
             owner = await _check_run(connection, input.credential_id, input.sync_log_id)
             ref.page_id = await sync_runs.stage_page(
@@ -516,11 +517,6 @@ class SyncActivities:
                     ready = await early
                 except Exception as error:  # prepared again below, the usual way
                     log.info("early page preparation failed", error=type(error).__name__)
-            if ref.stream != "invoices":  # their writes look contacts up: plans need stats
-                async with self.deps.database.transaction() as connection:
-                    raw = await connection.get_raw_connection()
-                    assert raw.driver_connection is not None
-                    await refresh_statistics(raw.driver_connection)
             # One transaction from reading the staged page to marking it applied: the page row
             # is locked from the start (a concurrent retry waits, then finds it applied), read
             # once, and the page costs one connection checkout and commit instead of four.
@@ -531,6 +527,8 @@ class SyncActivities:
                 )
                 if page.applied:
                     return self._stored_result(page.result)
+                if page.stream != ExportStream.INVOICES:  # their writes look contacts up
+                    await self._refresh_statistics(connection)
                 context = _row_context(credential, input.import_job_id)
                 if ready is not None and ready.context == context.values():
                     prepared = ready.prepared
@@ -576,6 +574,23 @@ class SyncActivities:
                 await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
         return result
 
+    async def _refresh_statistics(self, connection: AsyncConnection) -> None:
+        """Statistics for the contact lookups' plans, before the page's rows are written.
+
+        Checked in the page's transaction; stale tables are analyzed in a short transaction
+        of their own (``db.record_writer.refresh_statistics`` says why), which this
+        transaction's next statements then plan with.
+        """
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection is not None
+        stale = await stale_statistics(raw.driver_connection)
+        if not stale:
+            return
+        async with self.deps.database.transaction() as analyzing:
+            other = await analyzing.get_raw_connection()
+            assert other.driver_connection is not None
+            await analyze_statistics(other.driver_connection, stale)
+
     async def _page_to_apply(
         self, connection: AsyncConnection, input: ApplyPageInput, *, with_body: bool
     ) -> tuple[sync_runs.StagedPageRow, sync_runs.CredentialContext]:
@@ -617,7 +632,7 @@ class SyncActivities:
         if page.body is None:
             raise _missing_page(page.stream, page.page_id)
         raw = await staged_body.unpack_async(page.body)
-        customer_ids = _invoice_customer_ids(raw) if page.stream == ExportStream.INVOICES else []
+        customer_ids = invoice_customer_ids(raw) if page.stream == ExportStream.INVOICES else []
         return HandedPage(raw, customer_ids)
 
     def _check_page(self, page: sync_runs.StagedPageRow | None, input: ApplyPageInput) -> None:
@@ -877,15 +892,3 @@ def _reject_row(reject: Reject) -> tuple[str | None, str, str]:
     raw = json.dumps(reject.raw, ensure_ascii=True, default=str)
     record_id = reject.record_id[:64] if reject.record_id else None
     return record_id, reject.reason, raw
-
-
-def _invoice_customer_ids(raw: bytes) -> list[str]:
-    """The customers of an invoice page (their types are looked up before it is mapped)."""
-    records, _ = records_for_mapping(ExportStream.INVOICES, raw)
-    ids: set[str] = set()
-    for record in records:
-        if isinstance(record, dict):
-            customer = record.get("customer")
-            if isinstance(customer, dict) and isinstance(customer.get("id"), int):
-                ids.add(str(customer["id"]))
-    return sorted(ids)

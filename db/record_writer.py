@@ -234,8 +234,16 @@ async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
     Run it in its own short transaction, not the page's: ANALYZE holds a lock that conflicts
     with another ANALYZE until commit. Concurrent callers skip instead of queueing (an advisory
     lock). A role that does not own the tables gets a warning from PostgreSQL and nothing
-    else. Returns the tables analyzed.
+    else. Returns the tables analyzed. (The sync checks with ``stale_statistics`` inside the
+    page's transaction and calls ``analyze_statistics`` on another connection only when a
+    table is stale: one statement per page instead of a transaction.)
     """
+    stale = await stale_statistics(connection)
+    return await analyze_statistics(connection, stale) if stale else []
+
+
+async def stale_statistics(connection: AsyncConnection[Any]) -> list[str]:
+    """The tables of ``STATISTICS_TABLES`` that ``refresh_statistics`` would ANALYZE."""
     async with connection.cursor() as cursor:
         # reltuples < 0 (never analyzed) is seen at once; the activity counters lag by up
         # to a second, which is several pages.
@@ -247,16 +255,24 @@ async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
             "OR s.n_mod_since_analyze >= greatest(%s, s.n_live_tup))",
             (list(STATISTICS_TABLES), STATISTICS_MIN_CHANGES),
         )
-        stale = [str(row[0]) for row in await cursor.fetchall()]
-        if not stale:
-            return []
+        return [str(row[0]) for row in await cursor.fetchall()]
+
+
+async def analyze_statistics(connection: AsyncConnection[Any], tables: list[str]) -> list[str]:
+    """ANALYZE ``tables`` unless another session is analyzing them; the tables analyzed.
+
+    Meant for a transaction of its own (see ``refresh_statistics``).
+    """
+    async with connection.cursor() as cursor:
         await cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ANALYZE_LOCK_KEY,))
         row = await cursor.fetchone()
         if not row or not row[0]:
             return []
-        for table in stale:
+        for table in tables:
+            if table not in STATISTICS_TABLES:
+                raise ValueError(f"not a table whose statistics the sync keeps: {table}")
             await cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-    return stale
+    return tables
 
 
 CONTACT_TABLE_COLUMNS = frozenset(

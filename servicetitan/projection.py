@@ -80,3 +80,36 @@ def records_for_mapping(stream: ExportStream, raw: bytes) -> tuple[list[Any], bo
     if records is not None:
         return records, True
     return ExportPage.from_raw(stream, raw).records(), False
+
+
+class _InvoiceCustomer(TypedDict, total=False):
+    customer: Any
+
+
+class _InvoiceCustomersPage(TypedDict, total=False):
+    data: list[_InvoiceCustomer]
+
+
+_INVOICE_CUSTOMERS = msgspec.json.Decoder(_InvoiceCustomersPage)
+
+
+def invoice_customer_ids(raw: bytes) -> list[str]:
+    """The ids of the customers an invoice page refers to, sorted (for their types).
+
+    Only ``customer`` of each record is decoded (a third of the projection's time); unusual
+    pages take the way of ``records_for_mapping``. Ids that are not integers are left out,
+    as the mapping rejects their records.
+    """
+    try:
+        records: list[Any] = _INVOICE_CUSTOMERS.decode(raw).get("data") or []
+    except msgspec.DecodeError:
+        records, _ = records_for_mapping(ExportStream.INVOICES, raw)
+    ids: set[str] = set()
+    for record in records:
+        if isinstance(record, dict):
+            customer = record.get("customer")
+            if isinstance(customer, dict):
+                customer_id = customer.get("id")
+                if isinstance(customer_id, int) and not isinstance(customer_id, bool):
+                    ids.add(str(customer_id))
+    return sorted(ids)

@@ -20,7 +20,7 @@ from sandbox import Sandbox, create_app
 from sandbox.generate import Kind
 from servicetitan.models import ContactMappedFields, CustomerMappedFields, InvoiceMappedFields
 from servicetitan.pages import ExportStream
-from servicetitan.projection import declared_keys, projected_records
+from servicetitan.projection import declared_keys, invoice_customer_ids, projected_records
 from tests.records.test_mapping_pool import _same as same_prepared_page
 from tests.sandbox.conftest import BASE_URL, EXPORT_PATHS, T1, auth_headers, small_config
 
@@ -128,3 +128,26 @@ async def test_pages_with_bad_records_prepare_as_from_a_full_decode(
     kept = [reject.raw for page in through_projection for reject in page.rejects]
     if kind == "invoices":  # the whole record is quarantined, lines included
         assert all("items" in record for record in kept if isinstance(record, dict))
+
+
+def _customer_ids_in_full(raw: bytes) -> list[str]:
+    ids = set()
+    for record in json.loads(raw)["data"]:
+        customer = record.get("customer") if isinstance(record, dict) else None
+        if isinstance(customer, dict) and type(customer.get("id")) is int:
+            ids.add(str(customer["id"]))
+    return sorted(ids)
+
+
+async def test_invoice_customer_ids_are_those_of_the_full_decode() -> None:
+    sandbox = Sandbox(small_config())
+    sandbox.inject_bad_records(T1, "invoices")
+    pages = await _pages(sandbox, "invoices")
+    assert all(invoice_customer_ids(raw) == _customer_ids_in_full(raw) for raw in pages)
+    assert sum(len(invoice_customer_ids(raw)) for raw in pages) > 10
+    # Unusual pages (a non-object record, a lone surrogate) take the full decode.
+    odd = b'{"data": [{"customer": {"id": 5}}, 7, {"customer": {"id": "6"}}], "hasMore": false}'
+    assert invoice_customer_ids(odd) == ["5"]
+    lone = b'{"data": [{"customer": {"id": 8, "name": "\\ud800"}}], "hasMore": false}'
+    assert invoice_customer_ids(lone) == ["8"]
+    assert invoice_customer_ids(b'{"data": [{"customer": {"id": true}}]}') == []
