@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     Numeric,
     Text,
-    any_,
     bindparam,
     cast,
     delete,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -40,7 +40,6 @@ from db.schema import (
     SOFTWARE,
     Company,
     CompanyDataImportJob,
-    MemberStream,
     RejectedRecord,
     ServiceTitanCredential,
     ServiceTitanSyncLog,
@@ -720,6 +719,21 @@ async def high_water(
     return value
 
 
+_CUSTOMER_TYPES = text(
+    "SELECT i.id, m.customer_type FROM unnest(:customer_ids) AS i(id) CROSS JOIN LATERAL "
+    "(SELECT customer_type FROM members_stream WHERE company_id = :company_id "
+    "AND software = :software AND source_tenant_id = :tenant AND customer_id = i.id LIMIT 1) m"
+).bindparams(bindparam("customer_ids", type_=ARRAY(Text)))
+"""One probe of the natural-key index per id, whatever the statistics say.
+
+``customer_id = ANY(:ids)`` made the planner scan the tenant's members once per invoice page
+(fine at 20k customers, 5 ms; 10 ms at 50k; growing with every tenant). A correlated scalar
+subquery per id was planned as a sequential scan per id when the statistics were stale
+(after a crash, 0.7 s per page). The lateral ``LIMIT 1`` over all four columns of the unique
+key is planned as an index (or bitmap) probe per id with fresh, stale, empty-at-analyze and
+missing statistics alike: 5-8 ms for 1,000 ids at 20k-50k members, flat as the tenant grows."""
+
+
 async def customer_types(
     connection: AsyncConnection, company_id: int, source_tenant_id: str, customer_ids: list[str]
 ) -> dict[int, str | None]:
@@ -730,16 +744,16 @@ async def customer_types(
     """
     if not customer_ids:
         return {}
-    m = MemberStream
     rows = await connection.execute(
-        select(m.customer_id, m.customer_type).where(
-            m.company_id == company_id,
-            m.software == SOFTWARE,
-            m.source_tenant_id == source_tenant_id,
+        _CUSTOMER_TYPES,
+        {
             # One array parameter, not an IN list of hundreds of placeholders that the
             # server would parse again for every invoice page.
-            m.customer_id == any_(bindparam("customer_ids", customer_ids, type_=ARRAY(Text))),
-        )
+            "customer_ids": customer_ids,
+            "company_id": company_id,
+            "software": SOFTWARE,
+            "tenant": source_tenant_id,
+        },
     )
     return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
 

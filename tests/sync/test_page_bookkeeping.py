@@ -216,3 +216,29 @@ async def test_page_to_apply_reads_what_the_three_reads_read(
             with_body=False,
         )
         assert gone is None
+
+
+async def test_customer_types_of_the_tenants_members_only(
+    database: Database, secret_box: SecretBox
+) -> None:
+    async with database.transaction() as connection:
+        credential, _run_started, _page = await _run(connection, secret_box, "types")
+        context = await sync_runs.credential_context(connection, credential)
+        for tenant, customer, kind in (
+            (context.tenant_id, "1", "Residential"),
+            (context.tenant_id, "2", "Commercial"),
+            (context.tenant_id, "3", None),
+            ("9999", "4", "Residential"),  # another tenant of the same company
+        ):
+            await connection.execute(
+                text(
+                    "INSERT INTO members_stream (company_id, tenant, trade, source_tenant_id, "
+                    "customer_id, customer_type) VALUES (:c, 'T', 'HVAC', :t, :id, :kind)"
+                ),
+                {"c": context.company_id, "t": tenant, "id": customer, "kind": kind},
+            )
+        types = await sync_runs.customer_types(
+            connection, context.company_id, context.tenant_id, ["1", "2", "3", "4", "5", "x"]
+        )
+        assert types == {1: "Residential", 2: "Commercial", 3: None}
+        assert await sync_runs.customer_types(connection, context.company_id, "1234", []) == {}
