@@ -520,6 +520,7 @@ class SyncActivities:
             # One transaction from reading the staged page to marking it applied: the page row
             # is locked from the start (a concurrent retry waits, then finds it applied), read
             # once, and the page costs one connection checkout and commit instead of four.
+            stale: list[str] = []
             async with self.deps.database.transaction() as connection:
                 handed = ready.page if ready else self.deps.handoff.take(ref.page_id)
                 page, credential = await self._page_to_apply(
@@ -528,7 +529,9 @@ class SyncActivities:
                 if page.applied:
                     return self._stored_result(page.result)
                 if page.stream != ExportStream.INVOICES:  # their writes look contacts up
-                    await self._refresh_statistics(connection)
+                    raw = await connection.get_raw_connection()
+                    assert raw.driver_connection is not None
+                    stale = await stale_statistics(raw.driver_connection)
                 context = _row_context(credential, input.import_job_id)
                 if ready is not None and ready.context == context.values():
                     prepared = ready.prepared
@@ -572,24 +575,24 @@ class SyncActivities:
                     disabled_reason=reason,
                 )
                 await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
+            if stale:
+                await self._analyze(stale)
         return result
 
-    async def _refresh_statistics(self, connection: AsyncConnection) -> None:
-        """Statistics for the contact lookups' plans, before the page's rows are written.
+    async def _analyze(self, tables: list[str]) -> None:
+        """ANALYZE tables the page found stale, once its transaction has committed.
 
-        Checked in the page's transaction; stale tables are analyzed in a short transaction
-        of their own (``db.record_writer.refresh_statistics`` says why), which this
-        transaction's next statements then plan with.
+        Why here: the plans of the contact lookups need statistics
+        (``db.record_writer.refresh_statistics`` says why). The check is a statement of the
+        page's transaction; the ANALYZE needs a transaction of its own, and opening one while
+        the page's is open would hold two pooled connections per page, which many syncs at
+        once could exhaust. So statistics lag by at most one page: at most the page after a
+        table doubled is planned with the statistics of half its size, which is harmless.
         """
-        raw = await connection.get_raw_connection()
-        assert raw.driver_connection is not None
-        stale = await stale_statistics(raw.driver_connection)
-        if not stale:
-            return
-        async with self.deps.database.transaction() as analyzing:
-            other = await analyzing.get_raw_connection()
-            assert other.driver_connection is not None
-            await analyze_statistics(other.driver_connection, stale)
+        async with self.deps.database.transaction() as connection:
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            await analyze_statistics(raw.driver_connection, tables)
 
     async def _page_to_apply(
         self, connection: AsyncConnection, input: ApplyPageInput, *, with_body: bool

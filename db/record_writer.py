@@ -226,7 +226,7 @@ async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
     estimates one row for any tenant and resolves every primary-contact lookup by scanning
     the tenant's contacts in primary-key order — quadratic in the tenant's size (a 77k-contact
     tenant took over a second per page). Autovacuum analyzes only after its naptime and 10% of
-    changes, too late for a sync that starts on an empty table. So before writing a
+    changes, too late for a sync that starts on an empty table. So with every
     customers/contacts page the sync asks for statistics when a table has at least doubled
     (``n_mod_since_analyze >= n_live_tup``) since the last ANALYZE, which happens about
     log2(rows / 1000) times over a table's life, each a sample of at most 30,000 rows.
@@ -235,8 +235,8 @@ async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
     with another ANALYZE until commit. Concurrent callers skip instead of queueing (an advisory
     lock). A role that does not own the tables gets a warning from PostgreSQL and nothing
     else. Returns the tables analyzed. (The sync checks with ``stale_statistics`` inside the
-    page's transaction and calls ``analyze_statistics`` on another connection only when a
-    table is stale: one statement per page instead of a transaction.)
+    page's transaction and calls ``analyze_statistics`` after that transaction commits, only
+    when a table is stale: one statement per page instead of a transaction.)
     """
     stale = await stale_statistics(connection)
     return await analyze_statistics(connection, stale) if stale else []
