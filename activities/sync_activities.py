@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
@@ -588,11 +589,15 @@ class SyncActivities:
         the page's is open would hold two pooled connections per page, which many syncs at
         once could exhaust. So statistics lag by at most one page: at most the page after a
         table doubled is planned with the statistics of half its size, which is harmless.
+        The page is applied already: a failed ANALYZE is logged, and the next page asks again.
         """
-        async with self.deps.database.transaction() as connection:
-            raw = await connection.get_raw_connection()
-            assert raw.driver_connection is not None
-            await analyze_statistics(raw.driver_connection, tables)
+        try:
+            async with self.deps.database.transaction() as connection:
+                raw = await connection.get_raw_connection()
+                assert raw.driver_connection is not None
+                await analyze_statistics(raw.driver_connection, tables)
+        except (SQLAlchemyError, psycopg.Error, OSError) as error:
+            log.warning("ANALYZE failed; the next page retries", tables=tables, error=str(error))
 
     async def _page_to_apply(
         self, connection: AsyncConnection, input: ApplyPageInput, *, with_body: bool

@@ -10,12 +10,13 @@ import dataclasses
 import itertools
 from typing import Any
 
+import psycopg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import errors, heartbeat
+from activities import errors, heartbeat, sync_activities
 from activities.contracts import (
     ApplyPagesInput,
     ErrorType,
@@ -294,3 +295,25 @@ async def test_the_next_page_downloads_while_the_current_one_is_staged(
         f"staged {second}",
         f"staged {third}",
     ]
+
+
+async def test_a_failed_analyze_does_not_fail_the_applied_page(
+    harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statistics are an optimisation: the page is committed before they are refreshed."""
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    attempts: list[list[str]] = []
+
+    async def failing(connection: Any, tables: list[str]) -> list[str]:
+        attempts.append(tables)
+        raise psycopg.OperationalError("analyze failed")
+
+    monkeypatch.setattr(sync_activities, "analyze_statistics", failing)
+    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    result = await env.run(acts.map_and_insert_pages, apply)
+    assert [r.inserted for r in result.results] == [PAGE_SIZE] * 3
+    # The members table was never analyzed: every page after the first found it stale.
+    assert attempts and all("members_stream" in tables for tables in attempts)
