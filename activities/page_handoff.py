@@ -21,6 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from activities import futures
+
 DEFAULT_BUDGET_BYTES: Final = 64 * 1024 * 1024
 """Response bytes kept. One sync keeps at most the batch fetched ahead (four pages of ~2 MB);
 the budget covers several concurrent syncs of big pages; beyond it the apply reads staging."""
@@ -38,13 +40,7 @@ class HandedPage:
 
     def discard(self) -> None:
         """Stop a mapping nobody will use, and retrieve its failure if it had one."""
-        future = self.prepared
-        if future is None:
-            return
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled():
-            future.exception()
+        futures.discard(self.prepared)
 
 
 @dataclass

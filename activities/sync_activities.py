@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from activities import errors, staged_body
+from activities import errors, futures, staged_body
 from activities.contracts import (
     STREAMS_FOR,
     ActivityName,
@@ -243,10 +243,7 @@ class SyncActivities:
                         )
                         break
             finally:
-                if following is not None:  # cut short: its page is not staged
-                    following.cancel()
-                    with contextlib.suppress(BaseException):
-                        await following
+                futures.discard(following)  # cut short: that page is not staged
         return PageBatch(pages)
 
     def _download_next(
@@ -584,7 +581,7 @@ class SyncActivities:
         """ANALYZE tables the page found stale, once its transaction has committed.
 
         Why here: the plans of the contact lookups need statistics
-        (``db.record_writer.refresh_statistics`` says why). The check is a statement of the
+        (``db.record_writer.stale_statistics`` says why). The check is a statement of the
         page's transaction; the ANALYZE needs a transaction of its own, and opening one while
         the page's is open would hold two pooled connections per page, which many syncs at
         once could exhaust. So statistics lag by at most one page: at most the page after a
@@ -832,12 +829,7 @@ async def _mapped_at_fetch(page: HandedPage) -> _EarlyPage:
 def _discard(tasks: list[asyncio.Task[_EarlyPage] | None]) -> None:
     """Cancel early preparations no page used (and retrieve their failures, if any)."""
     for task in tasks:
-        if task is None:
-            continue
-        if not task.done():
-            task.cancel()
-        elif not task.cancelled():
-            task.exception()
+        futures.discard(task)
 
 
 async def _check_run(

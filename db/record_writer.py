@@ -81,7 +81,7 @@ def primary_contact_sql(types: str, *, company: str, tenant: str, customer: str)
     walks the primary key in contact-id order filtering on the customer — a scan of the whole
     tenant for every customer. Against a column it uses the number of distinct values instead
     and takes ``ix_customer_contacts_customer``. (Statistics must exist: see
-    ``refresh_statistics``.)
+    ``stale_statistics``.)
     """
     return (
         "(SELECT c.value FROM servicetitan_customer_contacts c "  # noqa: S608
@@ -219,8 +219,8 @@ STATISTICS_MIN_CHANGES = 1000
 _ANALYZE_LOCK_KEY = 0x5354_414E_414C  # any constant: one ANALYZE of these tables at a time
 
 
-async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
-    """ANALYZE the tables of ``STATISTICS_TABLES`` whose statistics are missing or far behind.
+async def stale_statistics(connection: AsyncConnection[Any]) -> list[str]:
+    """The tables of ``STATISTICS_TABLES`` whose statistics are missing or far behind.
 
     Why: on a table that was never analyzed (a new installation's first sync) the planner
     estimates one row for any tenant and resolves every primary-contact lookup by scanning
@@ -231,19 +231,9 @@ async def refresh_statistics(connection: AsyncConnection[Any]) -> list[str]:
     (``n_mod_since_analyze >= n_live_tup``) since the last ANALYZE, which happens about
     log2(rows / 1000) times over a table's life, each a sample of at most 30,000 rows.
 
-    Run it in its own short transaction, not the page's: ANALYZE holds a lock that conflicts
-    with another ANALYZE until commit. Concurrent callers skip instead of queueing (an advisory
-    lock). A role that does not own the tables gets a warning from PostgreSQL and nothing
-    else. Returns the tables analyzed. (The sync checks with ``stale_statistics`` inside the
-    page's transaction and calls ``analyze_statistics`` after that transaction commits, only
-    when a table is stale: one statement per page instead of a transaction.)
+    The sync checks inside the page's transaction (one statement) and hands the stale tables
+    to ``analyze_statistics`` after that transaction commits.
     """
-    stale = await stale_statistics(connection)
-    return await analyze_statistics(connection, stale) if stale else []
-
-
-async def stale_statistics(connection: AsyncConnection[Any]) -> list[str]:
-    """The tables of ``STATISTICS_TABLES`` that ``refresh_statistics`` would ANALYZE."""
     async with connection.cursor() as cursor:
         # reltuples < 0 (never analyzed) is seen at once; the activity counters lag by up
         # to a second, which is several pages.
@@ -261,7 +251,10 @@ async def stale_statistics(connection: AsyncConnection[Any]) -> list[str]:
 async def analyze_statistics(connection: AsyncConnection[Any], tables: list[str]) -> list[str]:
     """ANALYZE ``tables`` unless another session is analyzing them; the tables analyzed.
 
-    Meant for a transaction of its own (see ``refresh_statistics``).
+    Run it in a short transaction of its own, not a page's: ANALYZE holds a lock that
+    conflicts with another ANALYZE until commit. Concurrent callers skip instead of queueing
+    (an advisory lock). A role that does not own the tables gets a warning from PostgreSQL
+    and nothing else.
     """
     async with connection.cursor() as cursor:
         await cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ANALYZE_LOCK_KEY,))

@@ -341,10 +341,11 @@ class SyncWorkflow:
 
         fetches = 0
 
-        def size_after(applied: int) -> int:
-            """Batch size so a run applies no more than its limit (a full batch is carried).
+        def next_batch_size(applied: int) -> int:
+            """The size of the fetch about to start (each call is one fetch).
 
-            Ramped: 1, 2, then full batches, counted per stream and run."""
+            Ramped: 1, 2, then full batches, counted per stream and run. Never more than the
+            run may still apply before its limit (a full batch is carried past it)."""
             nonlocal fetches
             size = min(batch_size, 2**fetches) if self._ramped else batch_size
             fetches += 1
@@ -355,7 +356,7 @@ class SyncWorkflow:
         next_fetch: asyncio.Task[list[PageRef]] | None = None
         if not pending:
             next_fetch = self._fetch(
-                input, context, stream, stream.cursor, size_after(pages_this_run)
+                input, context, stream, stream.cursor, next_batch_size(pages_this_run)
             )
         refetches = 0
         while True:
@@ -380,7 +381,11 @@ class SyncWorkflow:
             if last.has_more:
                 await self._token_if_due(input.credential_id)
                 next_fetch = self._fetch(
-                    input, context, stream, last.cursor_out, size_after(pages_this_run + len(pages))
+                    input,
+                    context,
+                    stream,
+                    last.cursor_out,
+                    next_batch_size(pages_this_run + len(pages)),
                 )
             outcome = await self._apply(input, context, stream, pages)
             pages_this_run += len(outcome.results)
@@ -400,7 +405,7 @@ class SyncWorkflow:
                 if next_fetch is not None:
                     await workflow.wait([next_fetch])  # its staged copy may be gone too
                 next_fetch = self._fetch(
-                    input, context, stream, missing.cursor_in, size_after(pages_this_run)
+                    input, context, stream, missing.cursor_in, next_batch_size(pages_this_run)
                 )
                 continue
             stopped = next((r for r in outcome.results if not r.sync_enabled), None)
