@@ -268,6 +268,21 @@ async def analyze_statistics(connection: AsyncConnection[Any], tables: list[str]
     return tables
 
 
+PREVIOUS_CUSTOMERS_SQL = (
+    "SELECT DISTINCT t.customer_id FROM stage_contacts s CROSS JOIN LATERAL "
+    "(SELECT c.customer_id FROM servicetitan_customer_contacts c "
+    "WHERE c.company_id = %(company)s AND c.source_tenant_id = %(tenant)s "
+    "AND c.contact_id = s.contact_id LIMIT 1) t "
+    "WHERE t.customer_id <> s.customer_id"
+)
+"""The customers that staged contacts belonged to until now, where that changes.
+
+One primary-key probe per staged contact (``LATERAL … LIMIT 1``), whatever the statistics
+say: written as a join, the planner, knowing nothing about the stage table, hashed the
+tenant's whole contact table on every page (36 ms per page at 77k contacts, growing with the
+tenant); the probes take 1-2 ms for a page of 1,000.
+"""
+
 CONTACT_TABLE_COLUMNS = frozenset(
     {"contact_id", "customer_id", "type", "value", "active", "source_modified_at"}
 )
@@ -318,13 +333,7 @@ async def upsert_contact_batches(
         params = {"company": company_id, "tenant": source_tenant_id}
         # A contact re-pointed to another customer changes its previous customer's primary
         # contacts too: remember those customers before the upsert overwrites the link.
-        await cursor.execute(
-            "SELECT DISTINCT t.customer_id FROM servicetitan_customer_contacts t "
-            "JOIN stage_contacts s ON s.contact_id = t.contact_id "
-            "WHERE t.company_id = %(company)s AND t.source_tenant_id = %(tenant)s "
-            "AND t.customer_id <> s.customer_id",
-            params,
-        )
+        await cursor.execute(PREVIOUS_CUSTOMERS_SQL, params)
         previous_customers = [row[0] for row in await cursor.fetchall()]
         await cursor.execute(
             "INSERT INTO servicetitan_customer_contacts AS t (company_id, source_tenant_id, "

@@ -10,6 +10,7 @@ import pytest
 
 from db.database import Database
 from db.record_writer import (
+    PREVIOUS_CUSTOMERS_SQL,
     RowContext,
     invoice_table,
     member_table,
@@ -207,3 +208,36 @@ async def test_contact_changes_alone_update_the_member_including_a_moved_contact
     # A customer update does not lose the phone computed from contacts.
     await _apply_customers(conn, [customer(2, name="Janet Doe", modified="2025-06-01T00:00:00Z")])
     assert (await _members(conn))["2"][0] == "555-0014"
+
+
+async def test_previous_customer_lookup_probes_the_key_instead_of_scanning_the_tenant(
+    conn,
+) -> None:
+    """The lookup behind a moved contact stays one index probe per staged contact.
+
+    Statistics far behind the table and a stage table the planner knows nothing about: the
+    shape in which a plain join hashed the tenant's whole contact table on every page.
+    """
+    insert = (
+        "INSERT INTO servicetitan_customer_contacts (company_id, source_tenant_id, contact_id, "
+        "customer_id, type, value, active) SELECT 1, '1001', g, (g / 2)::text, 'Phone', "
+        "'555-' || g, true FROM generate_series(%s::int, %s::int) g"
+    )
+    await conn.execute(insert, (1, 2000))
+    await conn.execute("ANALYZE servicetitan_customer_contacts")
+    await conn.execute(insert, (2001, 40000))  # statistics now far behind, as mid-sync
+    await conn.execute(
+        "CREATE TEMP TABLE stage_contacts AS SELECT contact_id, customer_id, type, value, "
+        "active, source_modified_at FROM servicetitan_customer_contacts WITH NO DATA"
+    )
+    await conn.execute(
+        # A few pages' worth: the stage table's size is all the planner knows of it.
+        "INSERT INTO stage_contacts SELECT contact_id, customer_id, type, value, active, "
+        "source_modified_at FROM servicetitan_customer_contacts WHERE contact_id <= 5000"
+    )
+    cursor = await conn.execute(
+        "EXPLAIN " + PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "1001"}
+    )
+    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    assert "Seq Scan on servicetitan_customer_contacts" not in plan, plan
+    assert "Index" in plan, plan
