@@ -423,13 +423,22 @@ class SyncActivities:
 
     @activity.defn(name=ActivityName.MAP_AND_INSERT_PAGES)
     async def map_and_insert_pages(self, input: ApplyPagesInput) -> ApplyPagesResult:
-        """Apply staged pages in order, each in its own transaction, as ``map_and_insert``.
+        """Apply staged pages in order, all in one transaction, as ``map_and_insert``.
+
+        One transaction, not one per page: a page's bookkeeping (read the page, advance the
+        cursor, mark it applied) and the commit's WAL flush were a third of its apply time,
+        and pages are applied one after another anyway. The batch commits whole pages or
+        none: a failure rolls the batch back and the retry applies all of it again from the
+        staged bodies.
 
         Stops after a page that finds the sync disabled (a page boundary), and before a page
-        whose staged body is gone, so the workflow fetches it again from its ``cursor_in``.
-        A retried attempt finds its applied pages applied and changes nothing for them.
+        whose staged body is gone, so the workflow fetches it again from its ``cursor_in``;
+        the pages before either commit. A retried attempt finds its applied pages applied
+        and changes nothing for them.
         """
         results: list[ApplyResult] = []
+        missing = False
+        stale: set[str] = set()
         first = input.pages[0]
         # One heartbeat loop for the whole batch (see fetch_pages).
         async with heartbeating(stream=first.stream, cursor=first.cursor_in, phase="batch") as beat:
@@ -437,27 +446,33 @@ class SyncActivities:
             # page N is written to PostgreSQL, page N+1 is already being mapped.
             early = await self._prepare_early(input)
             try:
-                for ref, prepared in zip(input.pages, early, strict=True):
-                    beat.update(cursor=ref.cursor_in, page_id=ref.page_id, pages=len(results))
-                    page_input = ApplyPageInput(
-                        credential_id=input.credential_id,
-                        sync_log_id=input.sync_log_id,
-                        import_job_id=input.import_job_id,
-                        page=ref,
-                        expected_total=input.expected_total,
-                    )
-                    try:
-                        result = await self._apply_page(page_input, prepared)
-                    except ApplicationError as error:
-                        if error.type != ErrorType.STAGED_PAGE_MISSING:
-                            raise
-                        return ApplyPagesResult(results, missing=True)
-                    results.append(result)
-                    if not result.sync_enabled:
-                        break
+                async with self.deps.database.transaction() as connection:
+                    for ref, prepared in zip(input.pages, early, strict=True):
+                        beat.update(cursor=ref.cursor_in, page_id=ref.page_id, pages=len(results))
+                        page_input = ApplyPageInput(
+                            credential_id=input.credential_id,
+                            sync_log_id=input.sync_log_id,
+                            import_job_id=input.import_job_id,
+                            page=ref,
+                            expected_total=input.expected_total,
+                        )
+                        try:
+                            result = await self._apply_page(connection, page_input, prepared, stale)
+                        except ApplicationError as error:
+                            # Raised before the page wrote anything: the pages before it
+                            # commit.
+                            if error.type != ErrorType.STAGED_PAGE_MISSING:
+                                raise
+                            missing = True
+                            break
+                        results.append(result)
+                        if not result.sync_enabled:
+                            break
             finally:
                 _discard(early)
-        return ApplyPagesResult(results)
+        if stale:
+            await self._analyze(sorted(stale))
+        return ApplyPagesResult(results, missing=missing)
 
     async def _prepare_early(self, input: ApplyPagesInput) -> list[asyncio.Task[_EarlyPage] | None]:
         """Start preparing the batch's pages this worker fetched (the others prepare later).
@@ -500,11 +515,27 @@ class SyncActivities:
 
     @activity.defn(name=ActivityName.MAP_AND_INSERT)
     async def map_and_insert(self, input: ApplyPageInput) -> ApplyResult:
-        return await self._apply_page(input, None)
+        stale: set[str] = set()
+        async with self.deps.database.transaction() as connection:
+            result = await self._apply_page(connection, input, None, stale)
+        if stale:
+            await self._analyze(sorted(stale))
+        return result
 
     async def _apply_page(
-        self, input: ApplyPageInput, early: asyncio.Task[_EarlyPage] | None
+        self,
+        connection: AsyncConnection,
+        input: ApplyPageInput,
+        early: asyncio.Task[_EarlyPage] | None,
+        stale: set[str],
     ) -> ApplyResult:
+        """Apply one staged page in the caller's transaction.
+
+        Everything from reading the staged page to marking it applied happens in that
+        transaction: the page row is locked from the start (a concurrent retry waits, then
+        finds it applied) and read once. Tables whose statistics the page found stale are
+        added to ``stale``, for the caller to ANALYZE after its commit (``_analyze``).
+        """
         ref = input.page
         async with heartbeating(
             stream=ref.stream, cursor=ref.cursor_in, page_id=ref.page_id, phase="loading"
@@ -515,78 +546,72 @@ class SyncActivities:
                     ready = await early
                 except Exception as error:  # prepared again below, the usual way
                     log.info("early page preparation failed", error=type(error).__name__)
-            # One transaction from reading the staged page to marking it applied: the page row
-            # is locked from the start (a concurrent retry waits, then finds it applied), read
-            # once, and the page costs one connection checkout and commit instead of four.
-            stale: list[str] = []
-            async with self.deps.database.transaction() as connection:
-                handed = ready.page if ready else self.deps.handoff.take(ref.page_id)
-                page, credential = await self._page_to_apply(
-                    connection, input, with_body=handed is None
-                )
-                if page.applied:
-                    return self._stored_result(page.result)
-                if page.stream != ExportStream.INVOICES:  # their writes look contacts up
-                    raw = await connection.get_raw_connection()
-                    assert raw.driver_connection is not None
-                    stale = await stale_statistics(raw.driver_connection)
-                context = _row_context(credential, input.import_job_id)
-                if ready is not None and ready.context == context.values():
-                    prepared = ready.prepared
-                else:
-                    handed = handed or await self._staged_page(page)
-                    beat.update(phase="mapping", bytes=len(handed.raw))
-                    prepared = await self._prepare(connection, page.stream, handed, context)
-                beat.update(phase="writing", rows=prepared.mapped, rejects=prepared.rejected)
+            handed = ready.page if ready else self.deps.handoff.take(ref.page_id)
+            page, credential = await self._page_to_apply(
+                connection, input, with_body=handed is None
+            )
+            if page.applied:
+                return self._stored_result(page.result)
+            if page.stream != ExportStream.INVOICES:  # their writes look contacts up
                 raw = await connection.get_raw_connection()
-                driver = raw.driver_connection
-                assert driver is not None
-                counts = await self._write(driver, page.stream, context, prepared)
-                await sync_runs.store_rejects(
-                    connection,
-                    credential_id=input.credential_id,
-                    company_id=credential.company_id,
-                    sync_log_id=input.sync_log_id,
-                    stream=page.stream,
-                    rejects=[_reject_row(reject) for reject in prepared.rejects],
-                )
-                enabled, reason = await sync_runs.record_page_progress(
-                    connection,
-                    credential_id=input.credential_id,
-                    sync_log_id=input.sync_log_id,
-                    import_job_id=input.import_job_id,
-                    stream=page.stream,
-                    continue_from=page.cursor_out or page.cursor_in or None,
-                    high_water=prepared.high_water,
-                    processed=prepared.mapped,
-                    rejected=prepared.rejected,
-                    expected_total=input.expected_total,
-                    globally=self.deps.settings.sync_enabled,
-                )
-                result = ApplyResult(
-                    inserted=counts.inserted,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged,
-                    rejected=prepared.rejected,
-                    superseded=prepared.superseded,
-                    sync_enabled=enabled,
-                    disabled_reason=reason,
-                )
-                await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
-            if stale:
-                await self._analyze(stale)
+                assert raw.driver_connection is not None
+                stale.update(await stale_statistics(raw.driver_connection))
+            context = _row_context(credential, input.import_job_id)
+            if ready is not None and ready.context == context.values():
+                prepared = ready.prepared
+            else:
+                handed = handed or await self._staged_page(page)
+                beat.update(phase="mapping", bytes=len(handed.raw))
+                prepared = await self._prepare(connection, page.stream, handed, context)
+            beat.update(phase="writing", rows=prepared.mapped, rejects=prepared.rejected)
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            counts = await self._write(driver, page.stream, context, prepared)
+            await sync_runs.store_rejects(
+                connection,
+                credential_id=input.credential_id,
+                company_id=credential.company_id,
+                sync_log_id=input.sync_log_id,
+                stream=page.stream,
+                rejects=[_reject_row(reject) for reject in prepared.rejects],
+            )
+            enabled, reason = await sync_runs.record_page_progress(
+                connection,
+                credential_id=input.credential_id,
+                sync_log_id=input.sync_log_id,
+                import_job_id=input.import_job_id,
+                stream=page.stream,
+                continue_from=page.cursor_out or page.cursor_in or None,
+                high_water=prepared.high_water,
+                processed=prepared.mapped,
+                rejected=prepared.rejected,
+                expected_total=input.expected_total,
+                globally=self.deps.settings.sync_enabled,
+            )
+            result = ApplyResult(
+                inserted=counts.inserted,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                rejected=prepared.rejected,
+                superseded=prepared.superseded,
+                sync_enabled=enabled,
+                disabled_reason=reason,
+            )
+            await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
         return result
 
     async def _analyze(self, tables: list[str]) -> None:
-        """ANALYZE tables the page found stale, once its transaction has committed.
+        """ANALYZE tables the pages found stale, once their transaction has committed.
 
         Why here: the plans of the contact lookups need statistics
-        (``db.record_writer.stale_statistics`` says why). The check is a statement of the
+        (``db.record_writer.stale_statistics`` says why). The check is a statement of each
         page's transaction; the ANALYZE needs a transaction of its own, and opening one while
-        the page's is open would hold two pooled connections per page, which many syncs at
-        once could exhaust. So statistics lag by at most one page: at most the page after a
-        table doubled is planned with the statistics of half its size, which is harmless.
-        The page is applied already: a failed ANALYZE is logged, and the next page asks again.
+        the pages' is open would hold two pooled connections per sync, which many syncs at
+        once could exhaust. So statistics lag by at most one batch: at most the pages of the
+        batch after a table doubled are planned with the statistics of half its size, which
+        is harmless. The pages are applied already: a failed ANALYZE is logged, and the next
+        batch asks again.
         """
         try:
             async with self.deps.database.transaction() as connection:
