@@ -53,6 +53,9 @@ class Plan:
     run: each worker start-up costs seconds); the full run gives each its own."""
     two_worker_run: bool = True
     """Also sync the large tenant with two worker processes on one queue."""
+    ours_twice: bool = True
+    """Sync the large tenant a second time at the end, beside the limit's second run; the
+    throughput ratio is then the mean of both over the mean of the limit's two."""
 
     def scaling_tenants(self) -> dict[int, list[Tenant]]:
         customers, invoices = self.scaling_tenant

@@ -63,13 +63,14 @@ def test_quick_bench_measures_every_scenario_with_exact_rows(
     assert ratios["dlt rest_api -> postgres"] > 0
 
     verified = results["verified"]
-    # e2e + incremental + 2 memory + 21 scaling tenants + latency + 2 resume (the quick run
-    # skips the two-worker sync)
-    assert len(verified) == 28, sorted(verified)
+    # 2 e2e + incremental + 2 memory + 21 scaling tenants + latency + 2 resume (the quick
+    # run skips the two-worker sync)
+    assert len(verified) == 29, sorted(verified)
     for label, check in verified.items():
         assert check["invoices"] == check["expected_invoices"], label
         assert check["members"] == check["expected_members"], label
         assert check["contacts"] > 0, label
     assert verified["e2e full sync"]["check"] == "exact"
+    assert verified["e2e full sync, second run"]["check"] == "exact"
     assert verified["incremental sync"]["check"] == "exact"
     assert verified["resume after SIGKILL"]["check"] == "exact"
