@@ -279,8 +279,8 @@ PREVIOUS_CUSTOMERS_SQL = (
 
 One primary-key probe per staged contact (``LATERAL … LIMIT 1``), whatever the statistics
 say: written as a join, the planner, knowing nothing about the stage table, hashed the
-tenant's whole contact table on every page (36 ms per page at 77k contacts, growing with the
-tenant); the probes take 1-2 ms for a page of 1,000.
+tenant's whole contact table on every page (growing with the tenant: up to 36 ms per page of
+a 77k-contact tenant); the probes take 1-2 ms for a page of 1,000.
 """
 
 CONTACT_TABLE_COLUMNS = frozenset(
