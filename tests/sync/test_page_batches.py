@@ -317,3 +317,43 @@ async def test_a_failed_analyze_does_not_fail_the_applied_page(
     assert [r.inserted for r in result.results] == [PAGE_SIZE] * 3
     # The members table was never analyzed: every page after the first found it stale.
     assert attempts and all("members_stream" in tables for tables in attempts)
+
+
+async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry_all(
+    harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages of a batch share one transaction: whole pages or none, never a prefix."""
+    acts = SyncActivities(_dependencies(harness))
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    write = acts._write
+    writes = 0
+
+    async def failing_second(*args: Any, **kwargs: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise psycopg.OperationalError("connection lost in the test")
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(acts, "_write", failing_second)
+    with pytest.raises(psycopg.OperationalError):
+        await env.run(acts.map_and_insert_pages, apply)
+    assert writes == 2
+    assert harness.scalar("SELECT count(*) FROM members_stream") == 0
+    assert harness.scalar("SELECT count(*) FROM servicetitan_sync_state") == 0
+    applied = "SELECT count(*) FROM servicetitan_staged_pages WHERE applied_at IS NOT NULL"
+    assert harness.scalar(applied) == 0
+    # The retry applies the whole batch, reading the pages from staging (the first attempt
+    # took the copies handed over in memory).
+    monkeypatch.setattr(acts, "_write", write)
+    outcome = await env.run(acts.map_and_insert_pages, apply)
+    assert [result.inserted for result in outcome.results] == [PAGE_SIZE] * 3
+    assert harness.scalar("SELECT count(*) FROM members_stream") == 3 * PAGE_SIZE
+    assert harness.scalar(applied) == 3
+    cursor = harness.scalar(
+        "SELECT continue_from FROM servicetitan_sync_state WHERE stream = 'customers'"
+    )
+    assert cursor == batch.pages[-1].cursor_out
