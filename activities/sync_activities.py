@@ -470,8 +470,7 @@ class SyncActivities:
                             break
             finally:
                 _discard(early)
-        if stale:
-            await self._analyze(sorted(stale))
+        await self._analyze(stale)
         return ApplyPagesResult(results, missing=missing)
 
     async def _prepare_early(self, input: ApplyPagesInput) -> list[asyncio.Task[_EarlyPage] | None]:
@@ -518,8 +517,7 @@ class SyncActivities:
         stale: set[str] = set()
         async with self.deps.database.transaction() as connection:
             result = await self._apply_page(connection, input, None, stale)
-        if stale:
-            await self._analyze(sorted(stale))
+        await self._analyze(stale)
         return result
 
     async def _apply_page(
@@ -552,10 +550,11 @@ class SyncActivities:
             )
             if page.applied:
                 return self._stored_result(page.result)
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
             if page.stream != ExportStream.INVOICES:  # their writes look contacts up
-                raw = await connection.get_raw_connection()
-                assert raw.driver_connection is not None
-                stale.update(await stale_statistics(raw.driver_connection))
+                stale.update(await stale_statistics(driver))
             context = _row_context(credential, input.import_job_id)
             if ready is not None and ready.context == context.values():
                 prepared = ready.prepared
@@ -564,9 +563,6 @@ class SyncActivities:
                 beat.update(phase="mapping", bytes=len(handed.raw))
                 prepared = await self._prepare(connection, page.stream, handed, context)
             beat.update(phase="writing", rows=prepared.mapped, rejects=prepared.rejected)
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
             counts = await self._write(driver, page.stream, context, prepared)
             await sync_runs.store_rejects(
                 connection,
@@ -601,8 +597,8 @@ class SyncActivities:
             await sync_runs.mark_applied(connection, ref.page_id, dataclasses.asdict(result))
         return result
 
-    async def _analyze(self, tables: list[str]) -> None:
-        """ANALYZE tables the pages found stale, once their transaction has committed.
+    async def _analyze(self, stale: set[str]) -> None:
+        """ANALYZE tables the pages found stale (if any), once their transaction committed.
 
         Why here: the plans of the contact lookups need statistics
         (``db.record_writer.stale_statistics`` says why). The check is a statement of each
@@ -613,13 +609,16 @@ class SyncActivities:
         is harmless. The pages are applied already: a failed ANALYZE is logged, and the next
         batch asks again.
         """
+        if not stale:
+            return
+        tables = sorted(stale)
         try:
             async with self.deps.database.transaction() as connection:
                 raw = await connection.get_raw_connection()
                 assert raw.driver_connection is not None
                 await analyze_statistics(raw.driver_connection, tables)
         except (SQLAlchemyError, psycopg.Error, OSError) as error:
-            log.warning("ANALYZE failed; the next page retries", tables=tables, error=str(error))
+            log.warning("ANALYZE failed; the next batch retries", tables=tables, error=str(error))
 
     async def _page_to_apply(
         self, connection: AsyncConnection, input: ApplyPageInput, *, with_body: bool

@@ -83,6 +83,17 @@ async def _fetch(
     )
 
 
+async def _fetched(
+    harness: SyncHarness, acts: SyncActivities
+) -> tuple[ActivityEnvironment, ApplyPagesInput, PageBatch]:
+    """A run begun and the customers feed's first three pages fetched: the apply's input."""
+    credential, context = await _begin(harness, acts)
+    env = ActivityEnvironment()
+    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    return env, apply, batch
+
+
 async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
     harness: SyncHarness,
 ) -> None:
@@ -163,16 +174,12 @@ async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempoten
     harness: SyncHarness,
 ) -> None:
     acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
-    env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    env, apply, batch = await _fetched(harness, acts)
     harness.rows(  # the second page's staged copy is gone, as after a crash restart
         "DELETE FROM servicetitan_staged_pages WHERE id = %s RETURNING id",
         batch.pages[1].page_id,
     )
-    apply = ApplyPagesInput(
-        credential, context.sync_log_id, context.import_job_id, batch.pages, expected_total=240
-    )
+    apply = dataclasses.replace(apply, expected_total=240)
     outcome = await env.run(acts.map_and_insert_pages, apply)
     assert outcome.missing
     assert [result.inserted for result in outcome.results] == [PAGE_SIZE]
@@ -191,18 +198,13 @@ async def test_map_and_insert_pages_stops_at_the_page_that_finds_the_sync_disabl
     harness: SyncHarness,
 ) -> None:
     acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
-    env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    env, apply, _batch = await _fetched(harness, acts)
     harness.rows(
         "UPDATE servicetitan_credentials SET sync_enabled = false, "
         "disabled_reason = 'paused by the test' WHERE id = %s RETURNING id",
-        credential,
+        apply.credential_id,
     )
-    outcome = await env.run(
-        acts.map_and_insert_pages,
-        ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages),
-    )
+    outcome = await env.run(acts.map_and_insert_pages, apply)
     assert len(outcome.results) == 1 and not outcome.missing
     assert not outcome.results[0].sync_enabled
     assert "paused by the test" in (outcome.results[0].disabled_reason or "")
@@ -302,9 +304,7 @@ async def test_a_failed_analyze_does_not_fail_the_applied_page(
 ) -> None:
     """Statistics are an optimisation: the page is committed before they are refreshed."""
     acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
-    env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    env, apply, _batch = await _fetched(harness, acts)
     attempts: list[list[str]] = []
 
     async def failing(connection: Any, tables: list[str]) -> list[str]:
@@ -312,10 +312,9 @@ async def test_a_failed_analyze_does_not_fail_the_applied_page(
         raise psycopg.OperationalError("analyze failed")
 
     monkeypatch.setattr(sync_activities, "analyze_statistics", failing)
-    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
     result = await env.run(acts.map_and_insert_pages, apply)
     assert [r.inserted for r in result.results] == [PAGE_SIZE] * 3
-    # The members table was never analyzed: every page after the first found it stale.
+    # The members table was never analyzed: the batch found it stale and asked after commit.
     assert attempts and all("members_stream" in tables for tables in attempts)
 
 
@@ -324,10 +323,7 @@ async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry
 ) -> None:
     """The pages of a batch share one transaction: whole pages or none, never a prefix."""
     acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
-    env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=3)
-    apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
+    env, apply, batch = await _fetched(harness, acts)
     write = acts._write
     writes = 0
 
