@@ -11,6 +11,7 @@ cursor (including ones answered with a 429 or an injected fault, so client retri
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -108,9 +109,15 @@ class Counters:
             return source[(tenant_id, endpoint, cursor)]
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything as JSON-friendly data (what ``GET /_sandbox/counters`` returns)."""
+        """Everything as JSON-friendly data (what ``GET /_sandbox/counters`` returns).
+
+        ``taken_at`` is the server's ``time.monotonic()`` when the counts were read (one clock
+        for every process on the machine), so a client measuring rates between snapshots is
+        not misled by how long each snapshot took to reach it.
+        """
         with self._lock:
             return {
+                "taken_at": time.monotonic(),
                 "requests": dict(self.requests),
                 "requests_by_tenant": [
                     {"tenant_id": t, "endpoint": e, "count": n}
