@@ -60,6 +60,7 @@ WORKDIR /app
 # The application code, owned by root and read-only for the app user.
 COPY activities/ activities/
 COPY cli/ cli/
+COPY contracts/ contracts/
 COPY core/ core/
 COPY db/ db/
 COPY records/ records/

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import ErrorType
+from contracts.sync import ErrorType
 from core.crypto import DecryptionError
 from core.redact import redact_text
 from db.credentials import NotFoundError

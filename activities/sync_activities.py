@@ -26,7 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities import errors, futures, staged_body
-from activities.contracts import (
+from contracts.sync import (
     STREAMS_FOR,
     ActivityName,
     ApplyPageInput,
@@ -94,9 +94,7 @@ class SyncActivities:
         return [
             self.start_run,
             self.refresh_token,
-            self.fetch_page,
             self.fetch_pages,
-            self.map_and_insert,
             self.map_and_insert_pages,
             self.dispatch,
             self.finish_run,
@@ -199,10 +197,6 @@ class SyncActivities:
 
     # --- fetch ------------------------------------------------------------------------------
 
-    @activity.defn(name=ActivityName.FETCH_PAGE)
-    async def fetch_page(self, input: FetchPageInput) -> PageRef:
-        return await self._fetch_one(input, previous_details())
-
     @activity.defn(name=ActivityName.FETCH_PAGES)
     async def fetch_pages(self, input: FetchPageInput) -> PageBatch:
         """Fetch and stage up to ``max_pages`` consecutive pages, following ``continueFrom``.
@@ -300,10 +294,6 @@ class SyncActivities:
                 attempt=activity.info().attempt,
             )
         return pages
-
-    async def _fetch_one(self, input: FetchPageInput, previous: dict[str, Any]) -> PageRef:
-        async with heartbeating(stream=input.stream, cursor=input.cursor, phase="staging"):
-            return await self._stage(await self._download(input, previous))
 
     async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> _Downloaded:
         """GET one export page (and, on a stream's first page, its count estimate)."""
@@ -511,14 +501,6 @@ class SyncActivities:
             )
             for ref, page in zip(input.pages, handed, strict=True)
         ]
-
-    @activity.defn(name=ActivityName.MAP_AND_INSERT)
-    async def map_and_insert(self, input: ApplyPageInput) -> ApplyResult:
-        stale: set[str] = set()
-        async with self.deps.database.transaction() as connection:
-            result = await self._apply_page(connection, input, None, stale)
-        await self._analyze(stale)
-        return result
 
     async def _apply_page(
         self,

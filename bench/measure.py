@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from activities.contracts import Mode
+from contracts.sync import Mode
 from bench.context import BenchContext
 from bench.plan import Tenant
 from bench.sandbox import Served, reset_counters, served

@@ -27,7 +27,7 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import ApplyPageInput, FetchPageInput, RefreshTokenInput, StartRunInput
+from contracts.sync import ApplyPageInput, FetchPageInput, RefreshTokenInput, StartRunInput
 from activities.sync_activities import SyncActivities
 from bench.plan import QUICK, Plan, Tenant
 from bench.services import databases, encryption_keys

@@ -29,7 +29,7 @@ from core.crypto import generate_key
 from core.embedded.process import venv_binary
 from db import migrate
 from db.engine import libpq_url, with_database
-from workflows.search_attributes import ALL_KEYS
+from contracts.search_attributes import ALL_KEYS
 
 
 def _admin(server_url: str, statement: str) -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
-from activities.contracts import Mode, SyncInput, SyncResult
+from contracts.sync import Mode, SyncInput, SyncResult
 from bench.plan import Tenant
 from bench.verify import BenchFailure
 from core.crypto import KeyRing, SecretBox

@@ -16,7 +16,7 @@ from rich.progress import (
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.contracts import StreamProgress, SyncProgress, SyncResult
+from contracts.sync import StreamProgress, SyncProgress, SyncResult
 from cli.output import console
 from runtime.sync_control import progress
 from workflows.sync import SyncWorkflow, describe_failure

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import typer
 from temporalio.client import ScheduleOverlapPolicy
 
-from activities.contracts import DataType
+from contracts.sync import DataType
 from cli.context import CommandContext
 from cli.output import console, emit_json, fail, table, when
 from cli.runner import run_command

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from activities.contracts import DataType, Mode, SyncResult
+from contracts.sync import DataType, Mode, SyncResult
 from cli.context import CommandContext
 from cli.output import console, emit_json, errors, fail, table, when
 from cli.progress import SyncFailedError, follow

@@ -21,7 +21,7 @@ from temporalio.service import RPCError
 
 from core.logging import get_logger
 from core.settings import Settings
-from workflows.search_attributes import ALL_KEYS
+from contracts.search_attributes import ALL_KEYS
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import DataType, Mode, SyncInput, SyncProgress, SyncResult
+from contracts.sync import DataType, Mode, SyncInput, SyncProgress, SyncResult
 from core.settings import Settings
 from workflows.sync import SyncWorkflow, workflow_id_for
 

@@ -27,7 +27,7 @@ from core.embedded.process import venv_binary
 from db import migrate
 from db.database import Database
 from db.engine import libpq_url, with_database
-from workflows.search_attributes import ALL_KEYS
+from contracts.search_attributes import ALL_KEYS
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import ErrorType, LaunchInput, LaunchResult, SyncInput, SyncResult
+    from contracts.sync import ErrorType, LaunchInput, LaunchResult, SyncInput, SyncResult
     from workflows.sync import SyncWorkflow, workflow_id_for
 
 

@@ -6,32 +6,32 @@ committed with the rows it covers. So after a crash Temporal replays this code, 
 that was running is retried, and at most the pages in flight are fetched again (two: the one
 being stored and the next, downloading meanwhile).
 
-Pages travel in batches of up to four per activity (``fetch_pages``, ``map_and_insert_pages``;
-runs recorded before the ``page-batches`` patch keep one page per activity), and fetching the
-next batch overlaps applying the current one. Long syncs continue-as-new with their positions,
-so history stays bounded however big the tenant is.
+Pages travel in batches (``fetch_pages``, ``map_and_insert_pages``), and fetching the next
+batch overlaps applying the current one. Long syncs continue-as-new with their positions and
+the batch already fetched, so history stays bounded however big the tenant is. The data flow
+is described in docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import (
+    from contracts import search_attributes as sa
+    from contracts.sync import (
         NON_RETRYABLE_ERRORS,
-        STREAMS_FOR,
         ActivityName,
-        ApplyPageInput,
         ApplyPagesInput,
         ApplyPagesResult,
-        ApplyResult,
         DispatchInput,
         DispatchResult,
         ErrorType,
@@ -49,20 +49,14 @@ with workflow.unsafe.imports_passed_through():
         SyncResume,
         TokenStatus,
     )
-    from workflows import search_attributes as sa
 
 WORKFLOW_ID_PREFIX = "servicetitan-sync-"
 DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
 PAGES_PER_ACTIVITY = 4
-"""Pages one fetch (and one apply) activity handles. Every activity costs workflow tasks,
-Temporal server work and SDK work, as much CPU as applying a small page; four pages share it
-while progress still moves every few thousand records."""
-PAGE_BATCHES_PATCH = "page-batches"
-"""Runs recorded before page batches replay with one page per activity."""
-RAMPED_BATCHES_PATCH = "ramped-first-batches"
-"""A stream's first fetches take 1, then 2 pages before full batches: its first apply starts
-after one page instead of four (nothing is applied while a stream's first batch downloads).
-Runs recorded before it replay with full batches from the start."""
+"""Pages one fetch (and one apply) activity handles at most. Every activity costs workflow
+tasks and Temporal server work; a few pages share it while progress still moves often."""
+MAX_REFETCHES = 3
+"""Times a stream fetches a lost staged page again before the sync fails."""
 # A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 
@@ -85,6 +79,36 @@ _API_RETRY = RetryPolicy(
 
 
 T = TypeVar("T")
+
+
+@dataclass
+class BatchPlan:
+    """How many pages each fetch of a stream asks for, counted per stream and run.
+
+    1, then 2, then full batches: a stream's first apply starts after one page instead of a
+    whole batch. Never more than the run may still apply before its continue-as-new limit
+    (once past it, a full batch is fetched and carried into the next run).
+    """
+
+    limit: int
+    fetches: int = 0
+
+    def next_size(self, applied: int) -> int:
+        """The size of the fetch about to start (each call is one fetch)."""
+        ramp: int = 2**self.fetches
+        size = min(PAGES_PER_ACTIVITY, ramp, max(1, self.limit))
+        self.fetches += 1
+        room = self.limit - applied
+        return min(size, room) if room > 0 else size
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    """How a stream's sync ended: done (``carry`` None) or due to continue-as-new."""
+
+    pages_this_run: int
+    carry: list[PageRef] | None = None
+    """Pages fetched and staged already, for the next run to apply first."""
 
 
 async def _waiting_out_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
@@ -147,8 +171,6 @@ class SyncWorkflow:
         self._runs = 1
         self._started_at = ""
         self._refresh_after: datetime | None = None
-        self._batched = False
-        self._ramped = False
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -187,8 +209,6 @@ class SyncWorkflow:
     async def run(self, input: SyncInput) -> SyncResult:
         self._input = input
         self._started_at = workflow.now().isoformat()
-        self._batched = workflow.patched(PAGE_BATCHES_PATCH)
-        self._ramped = self._batched and workflow.patched(RAMPED_BATCHES_PATCH)
         try:
             context = await self._begin(input)
         except ActivityError as error:
@@ -200,19 +220,17 @@ class SyncWorkflow:
         self._show()
         try:
             await self._refresh_token(input.credential_id, force=False)
-            pending = _carried_pages(input.resume)
+            carried = list(input.resume.pending_pages) if input.resume else []
             pages_this_run = 0
             for stream in self._streams:
                 if stream.done:
                     continue
                 self._current = stream.stream
-                outcome = await self._sync_stream(input, context, stream, pending, pages_this_run)
-                pending = []
-                if isinstance(outcome, int):
-                    pages_this_run = outcome
-                    continue
-                # A continue-as-new was requested: carry the positions (and a staged page).
-                await self._continue_as_new(input, context, outcome)
+                outcome = await self._sync_stream(input, context, stream, carried, pages_this_run)
+                carried = []
+                if outcome.carry is not None:
+                    await self._continue_as_new(input, context, outcome.carry)
+                pages_this_run = outcome.pages_this_run
             self._current = None
             return await self._complete(input, context)
         except (ActivityError, ApplicationError) as error:
@@ -298,23 +316,11 @@ class SyncWorkflow:
             stream=stream.stream,
             cursor=cursor,
             estimate_total=stream.pages == 0 and stream.estimated_total is None,
-            max_pages=max_pages if self._batched else 1,
+            max_pages=max_pages,
         )
         return asyncio.ensure_future(self._fetch_pages(fetch))
 
     async def _fetch_pages(self, fetch: FetchPageInput) -> list[PageRef]:
-        if not self._batched:
-            page: PageRef = await _waiting_out_rate_limits(
-                lambda: workflow.execute_activity(
-                    ActivityName.FETCH_PAGE,
-                    fetch,
-                    result_type=PageRef,
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=_API_RETRY,
-                )
-            )
-            return [page]
         batch: PageBatch = await _waiting_out_rate_limits(
             lambda: workflow.execute_activity(
                 ActivityName.FETCH_PAGES,
@@ -323,6 +329,9 @@ class SyncWorkflow:
                 start_to_close_timeout=timedelta(minutes=5 * fetch.max_pages),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=_API_RETRY,
+                # A fetch abandoned by a failing sync must be over before ``finish_run``
+                # removes the run's staged pages, or it could stage pages nothing removes.
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         )
         return batch.pages
@@ -332,102 +341,120 @@ class SyncWorkflow:
         input: SyncInput,
         context: RunContext,
         stream: StreamProgress,
-        pending: list[PageRef],
+        carried: list[PageRef],
         pages_this_run: int,
-    ) -> int | list[PageRef]:
-        """Sync one stream. Returns pages done so far, or the carry for a continue-as-new."""
-        limit = input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
-        batch_size = max(1, min(PAGES_PER_ACTIVITY, limit))
+    ) -> StreamOutcome:
+        """Sync one stream: fetch the next batch while the current one is applied.
 
-        fetches = 0
-
-        def next_batch_size(applied: int) -> int:
-            """The size of the fetch about to start (each call is one fetch).
-
-            Ramped: 1, 2, then full batches, counted per stream and run. Never more than the
-            run may still apply before its limit (a full batch is carried past it)."""
-            nonlocal fetches
-            size = min(batch_size, 2**fetches) if self._ramped else batch_size
-            fetches += 1
-            room = limit - applied
-            return min(size, room) if room > 0 else size
-
-        await self._token_if_due(input.credential_id)
+        Ends when the stream has no more pages, or when the run has applied its share of
+        pages (then the outcome carries the batch already fetched into a continue-as-new).
+        A fetch still running when the stream fails is cancelled and awaited first.
+        """
+        plan = BatchPlan(
+            limit=input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
+        )
         next_fetch: asyncio.Task[list[PageRef]] | None = None
-        if not pending:
-            next_fetch = self._fetch(
-                input, context, stream, stream.cursor, next_batch_size(pages_this_run)
-            )
-        refetches = 0
-        while True:
-            if pending:
-                pages, pending = pending, []
-            else:
-                assert next_fetch is not None
-                pages = await next_fetch
-                next_fetch = None
-            for page in pages:
-                if page.cursor_out == page.cursor_in and page.has_more:
+        try:
+            await self._token_if_due(input.credential_id)
+            if not carried:
+                next_fetch = self._fetch(
+                    input, context, stream, stream.cursor, plan.next_size(pages_this_run)
+                )
+            refetches = 0
+            while True:
+                if carried:
+                    pages, carried = carried, []
+                else:
+                    assert next_fetch is not None
+                    pages = await next_fetch
+                    next_fetch = None
+                self._take_page_facts(stream, pages)
+                last = pages[-1]
+                if last.has_more:
+                    await self._token_if_due(input.credential_id)
+                    next_fetch = self._fetch(
+                        input,
+                        context,
+                        stream,
+                        last.cursor_out,
+                        plan.next_size(pages_this_run + len(pages)),
+                    )
+                outcome = await self._apply(input, context, stream, pages)
+                pages_this_run += len(outcome.results)
+                self._show()
+                if outcome.missing:
+                    # PostgreSQL truncates UNLOGGED staged pages when it restarts after a
+                    # crash: fetch the page again from the same position.
+                    refetches += 1
+                    missing = pages[len(outcome.results)]
+                    if refetches > MAX_REFETCHES:
+                        raise ApplicationError(
+                            f"staged {missing.stream} page {missing.page_id} is gone again "
+                            f"after {MAX_REFETCHES} fetches (PostgreSQL keeps restarting?)",
+                            type=ErrorType.STAGED_PAGE_MISSING,
+                            non_retryable=True,
+                        )
+                    if next_fetch is not None:
+                        await workflow.wait([next_fetch])  # its staged copy may be gone too
+                    next_fetch = self._fetch(
+                        input, context, stream, missing.cursor_in, plan.next_size(pages_this_run)
+                    )
+                    continue
+                stopped = next((r for r in outcome.results if not r.sync_enabled), None)
+                if stopped is not None:
+                    if next_fetch is not None:
+                        await next_fetch  # let it finish staging; finish_run removes it
+                        next_fetch = None
                     raise ApplicationError(
-                        f"{stream.stream}: ServiceTitan returned the same continueFrom it was "
-                        "given with hasMore=true; stopping instead of looping",
-                        type=ErrorType.STUCK_CURSOR,
+                        f"sync stopped at a page boundary: {stopped.disabled_reason}",
+                        type=ErrorType.SYNC_DISABLED,
                         non_retryable=True,
                     )
-                if page.estimated_total is not None:
-                    stream.estimated_total = page.estimated_total
-                stream.rate_limit_waits += page.rate_limit_waits
-            last = pages[-1]
-            if last.has_more:
-                await self._token_if_due(input.credential_id)
-                next_fetch = self._fetch(
-                    input,
-                    context,
-                    stream,
-                    last.cursor_out,
-                    next_batch_size(pages_this_run + len(pages)),
-                )
-            outcome = await self._apply(input, context, stream, pages)
-            pages_this_run += len(outcome.results)
-            self._show()
-            if outcome.missing:
-                # PostgreSQL truncates UNLOGGED staged pages when it restarts after a crash:
-                # fetch the page again from the same position instead of failing the sync.
-                refetches += 1
-                missing = pages[len(outcome.results)]
-                if refetches > 3:
-                    raise ApplicationError(
-                        f"staged {missing.stream} page {missing.page_id} is gone again after "
-                        "3 fetches (PostgreSQL keeps restarting?)",
-                        type=ErrorType.STAGED_PAGE_MISSING,
-                        non_retryable=True,
-                    )
-                if next_fetch is not None:
-                    await workflow.wait([next_fetch])  # its staged copy may be gone too
-                next_fetch = self._fetch(
-                    input, context, stream, missing.cursor_in, next_batch_size(pages_this_run)
-                )
-                continue
-            stopped = next((r for r in outcome.results if not r.sync_enabled), None)
-            if stopped is not None:
-                if next_fetch is not None:
-                    await next_fetch  # let it finish staging; it will be discarded
+                if not last.has_more:
+                    stream.done = True
+                    return StreamOutcome(pages_this_run)
+                if pages_this_run >= plan.limit or workflow.info().is_continue_as_new_suggested():
+                    assert next_fetch is not None
+                    staged = await next_fetch  # the next run applies them first
+                    next_fetch = None
+                    return StreamOutcome(pages_this_run, carry=staged)
+        finally:
+            if next_fetch is not None and not next_fetch.done():
+                next_fetch.cancel()
+                await workflow.wait([next_fetch])
+
+    @staticmethod
+    def _take_page_facts(stream: StreamProgress, pages: list[PageRef]) -> None:
+        """Refuse a cursor that does not move; keep each page's estimate and rate-limit waits."""
+        for page in pages:
+            if page.cursor_out == page.cursor_in and page.has_more:
                 raise ApplicationError(
-                    f"sync stopped at a page boundary: {stopped.disabled_reason}",
-                    type=ErrorType.SYNC_DISABLED,
+                    f"{stream.stream}: ServiceTitan returned the same continueFrom it was "
+                    "given with hasMore=true; stopping instead of looping",
+                    type=ErrorType.STUCK_CURSOR,
                     non_retryable=True,
                 )
-            if not last.has_more:
-                stream.done = True
-                return pages_this_run
-            if pages_this_run >= limit or workflow.info().is_continue_as_new_suggested():
-                assert next_fetch is not None
-                return await next_fetch  # staged already: the next run applies them first
+            if page.estimated_total is not None:
+                stream.estimated_total = page.estimated_total
+            stream.rate_limit_waits += page.rate_limit_waits
 
     async def _apply(
         self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
     ) -> ApplyPagesResult:
-        outcome = await self._apply_pages(input, context, stream, pages)
+        outcome: ApplyPagesResult = await workflow.execute_activity(
+            ActivityName.MAP_AND_INSERT_PAGES,
+            ApplyPagesInput(
+                credential_id=input.credential_id,
+                sync_log_id=context.sync_log_id,
+                import_job_id=context.import_job_id,
+                pages=pages,
+                expected_total=stream.estimated_total,
+            ),
+            result_type=ApplyPagesResult,
+            start_to_close_timeout=timedelta(minutes=10 * len(pages)),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=_DB_RETRY,
+        )
         for page, result in zip(pages, outcome.results, strict=False):
             stream.pages += 1
             stream.records += page.record_count
@@ -438,48 +465,6 @@ class SyncWorkflow:
             stream.cursor = page.cursor_out
         return outcome
 
-    async def _apply_pages(
-        self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
-    ) -> ApplyPagesResult:
-        if self._batched:
-            outcome: ApplyPagesResult = await workflow.execute_activity(
-                ActivityName.MAP_AND_INSERT_PAGES,
-                ApplyPagesInput(
-                    credential_id=input.credential_id,
-                    sync_log_id=context.sync_log_id,
-                    import_job_id=context.import_job_id,
-                    pages=pages,
-                    expected_total=stream.estimated_total,
-                ),
-                result_type=ApplyPagesResult,
-                start_to_close_timeout=timedelta(minutes=10 * len(pages)),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=_DB_RETRY,
-            )
-            return outcome
-        # One page per activity (runs recorded before page batches).
-        (page,) = pages
-        try:
-            result: ApplyResult = await workflow.execute_activity(
-                ActivityName.MAP_AND_INSERT,
-                ApplyPageInput(
-                    credential_id=input.credential_id,
-                    sync_log_id=context.sync_log_id,
-                    import_job_id=context.import_job_id,
-                    page=page,
-                    expected_total=stream.estimated_total,
-                ),
-                result_type=ApplyResult,
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=_DB_RETRY,
-            )
-        except ActivityError as error:
-            if _error_type(error) != ErrorType.STAGED_PAGE_MISSING:
-                raise
-            return ApplyPagesResult([], missing=True)
-        return ApplyPagesResult([result])
-
     async def _continue_as_new(
         self, input: SyncInput, context: RunContext, staged: list[PageRef]
     ) -> None:
@@ -489,10 +474,9 @@ class SyncWorkflow:
             company_id=context.company_id,
             tenant_id=context.tenant_id,
             streams=self._streams,
-            pending_page=staged[0] if staged and not self._batched else None,
             runs=self._runs,
             started_at=self._started_at,
-            pending_pages=staged if self._batched else [],
+            pending_pages=staged,
         )
         workflow.continue_as_new(
             SyncInput(
@@ -588,16 +572,3 @@ class SyncWorkflow:
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=_DB_RETRY,
         )
-
-
-def _carried_pages(resume: SyncResume | None) -> list[PageRef]:
-    """The staged pages a continued-as-new run applies first (either carry's form)."""
-    if resume is None:
-        return []
-    if resume.pending_pages:
-        return list(resume.pending_pages)
-    return [resume.pending_page] if resume.pending_page is not None else []
-
-
-def streams_for(data_type: str) -> list[StreamProgress]:
-    return [StreamProgress(stream=stream) for stream in STREAMS_FOR[data_type]]

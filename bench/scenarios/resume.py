@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import psycopg
 
-from activities.contracts import SyncInput
+from contracts.sync import SyncInput
 from bench.context import BenchContext, Row
 from bench.measure import check_rows, measured_sync
 from bench.sandbox import reset_counters, served

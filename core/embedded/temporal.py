@@ -23,7 +23,7 @@ from core.embedded.process import (
     venv_binary,
 )
 from core.logging import get_logger
-from workflows.search_attributes import cli_flags
+from contracts.search_attributes import cli_flags
 
 log = get_logger(__name__)
 

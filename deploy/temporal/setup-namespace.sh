@@ -10,7 +10,7 @@
 # The worker registers missing search attributes itself at start-up too
 # (core.temporal.ensure_search_attributes); this step exists so the stack is ready before the
 # first worker starts and for clusters where the worker's identity may not change them.
-# The list below must match workflows/search_attributes.py (tests/deploy checks it).
+# The list below must match contracts/search_attributes.py (tests/deploy checks it).
 set -eu
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS is not set (host:port of the Temporal frontend)}"

@@ -31,7 +31,7 @@ from tests.deploy.conftest import (
     WORKER_ENV_EXAMPLE,
 )
 from tests.support.processes import ROOT
-from workflows.search_attributes import ALL_KEYS, CLI_TYPE_NAMES
+from contracts.search_attributes import ALL_KEYS, CLI_TYPE_NAMES
 
 EXPECTED_SERVICES = {
     "postgres",

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from activities.contracts import LaunchInput
+from contracts.sync import LaunchInput
 from db import credentials
 from db.database import Database
 from runtime import alerting

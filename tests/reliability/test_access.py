@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import (
+from contracts.sync import (
     ApplyPageInput,
     ErrorType,
     FetchPageInput,

@@ -23,7 +23,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import ErrorType
+from contracts.sync import ErrorType
 from db.database import Database
 from sandbox import endpoints
 from sandbox.config import SandboxConfig, TenantSpec

@@ -30,7 +30,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.contracts import Mode, SyncInput, SyncResult
+from contracts.sync import Mode, SyncInput, SyncResult
 from db.database import Database
 from sandbox.config import TenantSpec
 from tests.reliability.support import (

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from activities.contracts import PAGES_IN_FLIGHT, SyncInput
+from contracts.sync import PAGES_IN_FLIGHT, SyncInput
 from db.database import Database
 from sandbox.config import TenantSpec
 from tests.reliability.support import (

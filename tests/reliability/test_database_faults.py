@@ -21,7 +21,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from activities.contracts import PAGES_IN_FLIGHT, ErrorType, SyncInput
+from contracts.sync import PAGES_IN_FLIGHT, ErrorType, SyncInput
 from db.database import Database
 from db.engine import with_database
 from sandbox.config import TenantSpec

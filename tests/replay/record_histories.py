@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from activities.contracts import LaunchInput
+from contracts.sync import LaunchInput
 from db.database import Database
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox

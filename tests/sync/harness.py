@@ -20,7 +20,7 @@ import psycopg
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.contracts import SyncInput, SyncResult
+from contracts.sync import SyncInput, SyncResult
 from core.crypto import SecretBox
 from core.settings import Settings, load_settings
 from db import credentials

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from temporalio.client import Client
 
-from activities.contracts import PAGES_IN_FLIGHT, SyncInput
+from contracts.sync import PAGES_IN_FLIGHT, SyncInput
 from core.crypto import KeyRing, SecretBox
 from db import credentials
 from db.database import Database

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import errors, heartbeat, sync_activities
-from activities.contracts import (
+from contracts.sync import (
     ApplyPagesInput,
     ErrorType,
     FetchPageInput,

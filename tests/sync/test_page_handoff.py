@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import ApplyPagesInput
+from contracts.sync import ApplyPagesInput
 from activities.page_handoff import HandedPage, PageHandoff
 from activities.sync_activities import SyncActivities
 from tests.sync.harness import SyncHarness

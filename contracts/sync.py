@@ -39,8 +39,6 @@ class ActivityName:
 
     START_RUN = "start_run"
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an activity name, not a secret
-    FETCH_PAGE = "fetch_page"  # one page per activity: runs recorded before page batches
-    MAP_AND_INSERT = "map_and_insert"
     FETCH_PAGES = "fetch_pages"
     MAP_AND_INSERT_PAGES = "map_and_insert_pages"
     DISPATCH = "dispatch"
@@ -116,7 +114,6 @@ class SyncResume:
     company_id: int
     tenant_id: str
     streams: list[StreamProgress]
-    pending_page: PageRef | None = None  # carried by runs recorded before page batches
     runs: int = 1
     started_at: str = ""
     pending_pages: list[PageRef] = field(default_factory=list)
