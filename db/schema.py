@@ -1,4 +1,4 @@
-"""The database contract (ARCHITECTURE.md §5), as SQLAlchemy 2 tables.
+"""The database contract, as SQLAlchemy 2 tables (the table families: docs/architecture.md).
 
 Alembic migrations in ``db/migrations`` create exactly this; a test compares the migrated
 database with these definitions so the two cannot drift. Column comments say where a value
@@ -374,8 +374,9 @@ class SyncState(Base):
 class StagedPage(Base):
     """A fetched export page waiting to be applied (UNLOGGED: it can always be refetched).
 
-    ``body`` holds the exact response bytes; ``applied_at``/``result`` make applying idempotent
-    (a retried apply of an applied page returns the recorded result and changes nothing).
+    ``body`` holds the response bytes as received, compressed by the worker (zlib);
+    ``applied_at``/``result`` make applying idempotent (a retried apply of an applied page
+    returns the recorded result and changes nothing). ``finish_run`` deletes a run's pages.
     """
 
     __tablename__ = "servicetitan_staged_pages"

@@ -1,16 +1,22 @@
-"""Reconciliation: does what we stored match what ServiceTitan holds now? (seed §16.3)
+"""Reconciliation: does what we stored match what ServiceTitan holds now?
 
-Read-only on both sides. ServiceTitan is read through its paged *list* endpoints — not the
-export feeds the sync uses — so the check is independent of the sync's own path:
+ServiceTitan is read through its paged *list* endpoints, not the export feeds the sync uses,
+so the check does not share the sync's path to the data. For customers and invoices (contacts
+are not checked on their own):
 
 - counts from ``includeTotal`` (all records, and active ones) against the tables;
-- every id and ``modifiedOn`` from the lists, so missing, extra and out-of-date rows are
-  found exactly, and sums of invoice totals and balances (customer balances) are compared;
-- a sample of records mapped with the sync's own record maps and compared field by field.
+- every listed record against the stored rows by id and ``modifiedOn``, so missing, extra and
+  out-of-date rows are found exactly; sums of invoice totals and balances (customer balances);
+- a sample of records mapped with the sync's own record maps and compared column by column
+  (the columns the record itself determines: a member's phone and email come from its
+  contacts and are not compared).
 
 Each difference is explained where the data allows: records quarantined by the sync, records
-changed or added after the last sync, rows whose record ServiceTitan no longer returns. What
-cannot be explained is reported as such.
+added after the stream's high-water ``modifiedOn`` or modified since their row was written,
+rows whose record ServiceTitan no longer returns. What cannot be explained is reported as such.
+
+It writes no row, cursor or sync log; the only write is a fresh access token to the shared
+token cache, when one is needed. A stream's listed records are held in memory at once.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ from core.crypto import SecretBox
 from db import credentials as credential_store
 from db import snapshot
 from db.database import Database
+from db.members import customer_types
 from db.snapshot import StoredRecord
-from db.sync_runs import credential_context, customer_types
 from db.token_store import DatabaseTokenStore
 from records.invoice import INVOICE_COLUMNS
 from records.member import MEMBER_COLUMNS
@@ -109,7 +115,7 @@ async def reconcile(
     http: httpx.AsyncClient | None = None,
 ) -> ReconcileReport:
     async with database.transaction() as connection:
-        context = await credential_context(connection, credential_id)
+        context = await credential_store.credential_context(connection, credential_id)
         secrets = await credential_store.load_secrets(connection, box, credential_id)
     client = ServiceTitanClient(
         Credentials(
