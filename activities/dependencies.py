@@ -1,9 +1,9 @@
 """Everything the activities share in one worker process, built once at start-up.
 
 One database engine, one HTTP pool (inside the client package), one token store, one
-encryption key ring. ``client_for`` builds a ServiceTitan client for a credential from its
-stored (encrypted) secrets; clients are cheap, but decrypting for every page is not free, so
-decrypted credentials are kept for a short while.
+encryption key ring, one mapping pool, one page hand-off. ``client_for`` builds a ServiceTitan
+client for a credential from its stored (encrypted) secrets; clients are cheap, but
+decrypting for every page is not free, so decrypted credentials are kept for a short while.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import httpx
 from temporalio.client import Client
 
+from activities import errors
 from activities.mapping_pool import MappingPool, shared_mapping_pool
 from activities.page_handoff import PageHandoff
-from core.crypto import SecretBox
+from core.crypto import DecryptionError, SecretBox
 from core.settings import Settings
 from db import credentials as credential_store
 from db.database import Database
-from db.sync_runs import credential_context
 from db.token_store import DatabaseTokenStore
 from servicetitan.client import ServiceTitanClient
 from servicetitan.config import ClientConfig, Credentials
@@ -51,12 +51,22 @@ class SyncDependencies:
         return f"worker:{self.identity}"
 
     async def credentials(self, credential_id: int) -> Credentials:
+        """The credential's decrypted client id and secret.
+
+        A credential that is gone or cannot be decrypted fails the activity at once
+        (non-retryable, with a readable message): no retry would fix either.
+        """
         cached = self._credentials.get(credential_id)
         if cached is not None and time.monotonic() - cached[0] < CREDENTIAL_CACHE_SECONDS:
             return cached[1]
-        async with self.database.transaction() as connection:
-            context = await credential_context(connection, credential_id)
-            secrets = await credential_store.load_secrets(connection, self.box, credential_id)
+        try:
+            async with self.database.transaction() as connection:
+                context = await credential_store.credential_context(connection, credential_id)
+                secrets = await credential_store.load_secrets(connection, self.box, credential_id)
+        except credential_store.NotFoundError as error:
+            raise errors.from_lookup(error) from None
+        except DecryptionError as error:
+            raise errors.from_decryption(error) from None
         value = Credentials(
             credential_id=credential_id,
             tenant_id=int(context.tenant_id),
@@ -71,11 +81,9 @@ class SyncDependencies:
         """Drop cached secrets (after a rejection, so a rotated secret is read at once)."""
         self._credentials.pop(credential_id, None)
 
-    async def client_for(
-        self, credential_id: int, credentials: Credentials | None = None
-    ) -> ServiceTitanClient:
+    async def client_for(self, credential_id: int) -> ServiceTitanClient:
         return ServiceTitanClient(
-            credentials or await self.credentials(credential_id),
+            await self.credentials(credential_id),
             self.client_config,
             self.token_store,
             http=self.http,

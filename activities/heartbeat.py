@@ -7,8 +7,8 @@ and the Web UI can see. Details are a hint only; the cursor of record is in Post
 
 Nothing is sent when an activity starts: Temporal arms the heartbeat timeout when the attempt
 starts, so a worker that dies before its first beat is still noticed. A page usually takes a
-fraction of a second, and one heartbeat call per activity was a fifth of the Temporal server's
-requests per page. ``update`` only remembers phase details for the next periodic beat;
+fraction of a second, and a heartbeat call per activity would be a good share of the Temporal
+server's requests. ``update`` only remembers phase details for the next periodic beat;
 ``send`` beats at once, for details a retried attempt must see (it is used just before an
 activity fails).
 """

@@ -1,16 +1,15 @@
 """Pages are mapped in a separate process, beside the worker's event loop.
 
 The event loop runs every activity of the worker: HTTP, staging, COPY, bookkeeping. Mapping
-and validating a page of invoices is pure CPU and was half of the loop's busy time, so while
-the loop mapped page N nothing else moved. ``records.prepared.prepare_page`` now runs in a
-small process pool (``SYNC_MAPPING_PROCESSES``, default 1): the loop sends the page's bytes,
-awaits, and meanwhile fetches and writes; it gets back COPY-ready bytes, which also spares it
-formatting the rows.
+and validating a page is pure CPU: on the loop, nothing else would move meanwhile. So
+``records.prepared.prepare_page`` runs in a small process pool (``SYNC_MAPPING_PROCESSES``,
+default 1): the loop sends the page's bytes, awaits, and meanwhile fetches and writes; it
+gets back COPY-ready bytes, which also spares it formatting the rows.
 
 The pool is an optimisation only. With ``SYNC_MAPPING_PROCESSES=0``, or when a pool process
-died (``BrokenProcessPool``: killed, out of memory), the page is prepared on the loop as
-before, and a new pool is started for the next page. Pool processes ignore Ctrl-C (the worker
-stops them), and exit on their own when the worker is gone (SIGKILL), so they never outlive it.
+died (``BrokenProcessPool``: killed, out of memory), the page is prepared on the loop, and a
+new pool is started for the next page. Pool processes ignore Ctrl-C (the worker stops them),
+and exit on their own when the worker is gone (SIGKILL), so they never outlive it.
 
 One pool per process (``shared_mapping_pool``), like the HTTP connection pool: every set of
 activity dependencies in the process uses it, and ``close_shared_mapping_pool`` stops it.
@@ -117,8 +116,7 @@ def _without_collections(function: Callable[..., T], *args: Any) -> T:
 
     Why: a decoded page is tens of thousands of new objects that all stay alive until the
     page is mapped, so the collector would run many times per page and find nothing: decoding
-    and mapping create no reference cycles (with full decodes it was a fifth of an invoice
-    page's CPU in a micro-benchmark). The page's objects are freed by reference counting when
+    and mapping create no reference cycles. The page's objects are freed by reference counting when
     it is done; the collector resumes then and collects any cycle the next time it runs, so
     memory stays bounded.
     """

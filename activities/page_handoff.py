@@ -1,17 +1,15 @@
-"""Fetched pages handed from ``fetch_page`` to ``map_and_insert`` inside one worker process.
+"""Fetched pages handed from ``fetch_pages`` to ``map_and_insert_pages`` inside one worker.
 
-``fetch_page`` has the response bytes and has read them (to check the envelope, count the
-records and read ``continueFrom``), and ``map_and_insert`` usually runs on the same worker a
-moment later. Keeping the bytes, and for invoices the customer ids the apply looks types up
-for, spares the apply a PostgreSQL read of the staged body, its decompression and a parse on
-the event loop (the mapping process parses the bytes itself). The fetch also starts mapping
-the page at once (``prepared``), so that by the time its apply comes, while the batch before
-it is written, the page is usually mapped already.
+The fetch has the page's response bytes, and the apply usually runs on the same worker a
+moment later. Handing over the bytes (and for invoices the customer ids whose types the
+mapping needs) spares the apply reading the staged body back from PostgreSQL and
+decompressing it. The fetch also starts the page's mapping (``prepared``, see
+``activities.prepare``), so the page is usually mapped by the time its apply comes.
 
-This is only a shortcut: the staged body in PostgreSQL stays the page of record. When the apply
-runs on another worker, after a restart, or on a retry (entries are taken once), or when the
-entry was evicted, the apply reads the staged body as before. Entries are bounded by the size
-of their raw bodies, so memory depends on how many syncs run at once, never on tenant size.
+Only a shortcut: the staged body in PostgreSQL stays the page of record. An apply on another
+worker, after a restart or on a retry (entries are taken once), or of an evicted entry reads
+the staged body. Entries are bounded by the size of their raw bodies, so memory depends on
+how many syncs run at once, never on tenant size.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from activities import futures
+from records.prepared import PreparedPage
 
 DEFAULT_BUDGET_BYTES: Final = 64 * 1024 * 1024
 """Response bytes kept. One sync keeps at most the batch fetched ahead (four pages of ~2 MB);
@@ -33,8 +32,8 @@ class HandedPage:
     raw: bytes
     customer_ids: list[str]
     """Invoices: the customers whose types the mapping needs (empty for other streams)."""
-    prepared: asyncio.Future[Any] | None = None
-    """The page's mapping, started when it was fetched (a ``records.prepared.PreparedPage``)."""
+    prepared: asyncio.Future[PreparedPage] | None = None
+    """The page's mapping, once started (``activities.prepare``)."""
     context: tuple[Any, ...] | None = None
     """The row context ``prepared`` was mapped with (the apply checks it is still current)."""
 

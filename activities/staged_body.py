@@ -1,12 +1,10 @@
 """Staged page bodies are compressed by the worker (zlib level 1), not by PostgreSQL.
 
-Why: a 2 MB export page stored as ``bytea`` is compressed by PostgreSQL's TOAST with pglz,
-its only codec in many builds (the embedded one has no lz4). pglz took ~50 ms to store such a
-page and ~28 ms to read it back, on a two-core machine the largest single cost of a page after
-mapping. zlib level 1 compresses the same page to ~300 KB in ~15 ms, decompresses it in ~7 ms,
-releases the GIL while it works (so it runs beside the event loop in a thread), and leaves
-PostgreSQL a body that pglz gives up on after its first kilobyte: storing and reading it cost
-~2 ms each.
+Why: an export page stored as ``bytea`` is compressed by PostgreSQL's TOAST with pglz, its
+only codec in many builds (the embedded one has no lz4), which is slow both ways. zlib level 1
+is several times quicker, releases the GIL while it works (so it runs beside the event loop in
+a thread), and leaves PostgreSQL a body that pglz gives up on after its first kilobyte, so
+storing and reading it back cost little. ``bench/README.md`` has the figures.
 
 The stored form is a marker plus the zlib stream. A JSON document never starts with a NUL
 byte, so bodies staged by an older worker (plain JSON) still read back correctly.

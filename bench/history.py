@@ -2,12 +2,11 @@
 
 Applying pages is the sync's critical path: page N+1 is applied after page N, and fetching
 runs ahead of it. So the wall time splits into time inside the apply activities
-(``map_and_insert_pages``, or ``map_and_insert`` in runs of one page per activity),
-time inside the other activities while no apply runs (the first fetch of each stream, token,
-start and finish), and the gaps between them, where Temporal moves the sync along: the
-activity's completion travels to the server, a workflow task runs, the next activity task is
-matched and dispatched. Event timestamps are the server's; all runs of a continued-as-new
-workflow are included.
+(``map_and_insert_pages``), time inside the other activities while no apply runs (the first
+fetch of each stream, token, start and finish), and the gaps between them, where Temporal
+moves the sync along: the activity's completion travels to the server, a workflow task runs,
+the next activity task is matched and dispatched. Event timestamps are the server's; all
+runs of a continued-as-new workflow are included.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+
+from contracts.sync import ActivityName
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,10 @@ def _covered(spans: list[Span]) -> float:
     return total
 
 
-APPLY_KINDS = ("map_and_insert_pages", "map_and_insert")
-FETCH_KINDS = ("fetch_pages", "fetch_page")
-
-
 async def breakdown(client: Client, workflow_id: str, pages: int) -> dict[str, Any]:
     """Wall time split into applying, other activities alone, and orchestration gaps."""
     spans, wall = await activity_spans(client, workflow_id)
-    applies = [s for s in spans if s.kind in APPLY_KINDS]
+    applies = [s for s in spans if s.kind == ActivityName.MAP_AND_INSERT_PAGES]
     apply_seconds = _covered(applies)
     any_activity = _covered(spans)
     by_kind: dict[str, float] = defaultdict(float)
@@ -107,6 +104,6 @@ async def breakdown(client: Client, workflow_id: str, pages: int) -> dict[str, A
         "orchestration_gap_seconds": round(wall - any_activity, 3),
         "activity_seconds": {k: round(v, 3) for k, v in by_kind.items()},
         "activity_count": dict(count),
-        "mean_apply_ms": round(per_page * sum(by_kind[k] for k in APPLY_KINDS), 1),
-        "mean_fetch_ms": round(per_page * sum(by_kind[k] for k in FETCH_KINDS), 1),
+        "mean_apply_ms": round(per_page * by_kind[ActivityName.MAP_AND_INSERT_PAGES], 1),
+        "mean_fetch_ms": round(per_page * by_kind[ActivityName.FETCH_PAGES], 1),
     }

@@ -3,11 +3,13 @@
     python -m bench.profile [--invoices 20000] [--customers 10000] [--page-size 1000]
                             [--profiler pyinstrument|cprofile|none] [--out FILE]
 
-The activities run exactly as the worker runs them (``SyncActivities`` built by the worker's
-own ``make_dependencies``), each in a Temporal ``ActivityEnvironment`` (so heartbeats work),
-page after page, without the Temporal server: ``fetch_page`` then ``map_and_insert`` per page,
-against a warmed sandbox server (a child process, so its CPU stays out of the profile) and an
-embedded PostgreSQL. It prints the time per phase (fetch, apply by stream) and the profile.
+The activities run exactly as the worker runs them (bound to the worker's own
+``make_dependencies``), each in a Temporal ``ActivityEnvironment`` (so heartbeats work),
+batch after batch, without the Temporal server: ``fetch_pages`` then ``map_and_insert_pages``
+for each batch of ``PAGES_PER_ACTIVITY`` pages, one after the other (the workflow fetches the
+next batch while it applies one; here they are timed apart), against a warmed sandbox server
+(a child process, so its CPU stays out of the profile) and an embedded PostgreSQL. It prints
+the time per phase (fetch, apply by stream) and the profile.
 
 The difference between the end-to-end time of ``python -m bench`` and this loop is what
 orchestration costs (Temporal round trips, workflow tasks, heartbeats).
@@ -27,50 +29,65 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
-from contracts.sync import ApplyPageInput, FetchPageInput, RefreshTokenInput, StartRunInput
-from activities.sync_activities import SyncActivities
+from activities.apply import ApplyActivities
+from activities.dependencies import SyncDependencies
+from activities.fetch import FetchActivities
+from activities.run_lifecycle import RunActivities
+from activities.tokens import TokenActivities
 from bench.plan import QUICK, Plan, Tenant
 from bench.services import databases, encryption_keys
 from bench.syncs import onboard
+from contracts.sync import ApplyPagesInput, FetchPageInput, RefreshTokenInput, StartRunInput
 from core.logging import configure_logging
 from core.settings import load_settings
 from db.database import Database
 from runtime.worker import make_dependencies
 from servicetitan.config import ClientConfig
 from servicetitan.http import close_shared_http_client
+from workflows.sync import PAGES_PER_ACTIVITY
 
 
 async def sync_in_process(
-    activities: SyncActivities, credential_id: int, phases: dict[str, float]
+    deps: SyncDependencies, credential_id: int, phases: dict[str, float]
 ) -> tuple[int, int]:
     """One full sync, sequential, phases timed; returns (records, pages)."""
+    runs, fetch, apply = RunActivities(deps), FetchActivities(deps), ApplyActivities(deps)
     env = ActivityEnvironment()
     context = await env.run(
-        activities.start_run,
+        runs.start_run,
         StartRunInput(credential_id, "both", "manual", "full", None, "profile", "run"),
     )
-    await env.run(activities.refresh_token, RefreshTokenInput(credential_id))
+    await env.run(TokenActivities(deps).refresh_token, RefreshTokenInput(credential_id))
     records = pages = 0
     for stream in context.streams:
         cursor = stream.cursor
         while True:
             started = time.perf_counter()
-            ref = await env.run(
-                activities.fetch_page,
-                FetchPageInput(credential_id, context.sync_log_id, stream.stream, cursor),
+            batch = await env.run(
+                fetch.fetch_pages,
+                FetchPageInput(
+                    credential_id,
+                    context.sync_log_id,
+                    stream.stream,
+                    cursor,
+                    max_pages=PAGES_PER_ACTIVITY,
+                ),
             )
             middle = time.perf_counter()
             await env.run(
-                activities.map_and_insert,
-                ApplyPageInput(credential_id, context.sync_log_id, context.import_job_id, ref),
+                apply.map_and_insert_pages,
+                ApplyPagesInput(
+                    credential_id, context.sync_log_id, context.import_job_id, batch.pages
+                ),
             )
             done = time.perf_counter()
             phases[f"fetch {stream.stream}"] += middle - started
             phases[f"apply {stream.stream}"] += done - middle
-            records += ref.record_count
-            pages += 1
-            cursor = ref.cursor_out
-            if not ref.has_more:
+            records += sum(page.record_count for page in batch.pages)
+            pages += len(batch.pages)
+            last = batch.pages[-1]
+            cursor = last.cursor_out
+            if not last.has_more:
                 break
     return records, pages
 
@@ -101,7 +118,6 @@ async def profile(args: argparse.Namespace) -> None:
             )
             database = Database(url, pool_size=4)
             deps = make_dependencies(settings, database, ClientConfig.from_settings(settings), None)
-            activities = SyncActivities(deps)
             phases: dict[str, float] = defaultdict(float)
             profiler: Any = None
             if args.profiler == "pyinstrument":
@@ -113,7 +129,7 @@ async def profile(args: argparse.Namespace) -> None:
                 profiler = cProfile.Profile()
                 profiler.enable()
             started = time.perf_counter()
-            records, pages = await sync_in_process(activities, ids[tenant.tenant_id], phases)
+            records, pages = await sync_in_process(deps, ids[tenant.tenant_id], phases)
             seconds = time.perf_counter() - started
             if args.profiler == "pyinstrument":
                 profiler.stop()

@@ -16,8 +16,8 @@ from rich.progress import (
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
-from contracts.sync import StreamProgress, SyncProgress, SyncResult
 from cli.output import console
+from contracts.sync import StreamProgress, SyncProgress, SyncResult
 from runtime.sync_control import progress
 from workflows.sync import SyncWorkflow, describe_failure
 

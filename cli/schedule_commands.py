@@ -7,10 +7,10 @@ from dataclasses import asdict
 import typer
 from temporalio.client import ScheduleOverlapPolicy
 
-from contracts.sync import DataType
 from cli.context import CommandContext
 from cli.output import console, emit_json, fail, table, when
 from cli.runner import run_command
+from contracts.sync import DataType
 from db import credentials
 from runtime import schedules
 

@@ -1,4 +1,4 @@
-"""Syncing and watching: sync, status, history, rejects, dashboard, alerts."""
+"""Syncing and watching: sync, status, history, rejects, dashboard, alerts, reconcile."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import typer
 
-from contracts.sync import DataType, Mode, SyncResult
 from cli.context import CommandContext
 from cli.output import console, emit_json, errors, fail, table, when
 from cli.progress import SyncFailedError, follow
 from cli.runner import run_command
+from contracts.sync import DataType, Mode, SyncResult
 from db import credentials, reports
 from runtime import alerting, schedules
 from runtime.reconcile import ReconcileReport, reconcile
@@ -379,8 +379,9 @@ def reconcile_command(
 ) -> None:
     """Compare ServiceTitan with the tables: counts, sums, ids, a field-by-field sample.
 
-    Read-only. Exits 0 when everything matches, 3 when there are differences (each explained
-    where the data allows), so monitors can run it.
+    Writes nothing but a fresh access token, when one is needed. Exits 0 when everything
+    matches, 3 when there are differences (each explained where the data allows), so monitors
+    can run it.
     """
     if data_type not in DATA_TYPES:
         fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")

@@ -196,15 +196,6 @@ class PageBatch:
 
 
 @dataclass
-class ApplyPageInput:
-    credential_id: int
-    sync_log_id: int
-    import_job_id: int
-    page: PageRef
-    expected_total: int | None = None
-
-
-@dataclass
 class ApplyResult:
     inserted: int = 0
     updated: int = 0

@@ -19,9 +19,9 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
+from contracts.search_attributes import ALL_KEYS
 from core.logging import get_logger
 from core.settings import Settings
-from contracts.search_attributes import ALL_KEYS
 
 log = get_logger(__name__)
 

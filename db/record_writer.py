@@ -21,7 +21,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from records.copy_text import CopyBatch, encode_rows
+from records.copy_text import CopyBatch
 
 CONTEXT_COLUMNS = ("company_id", "tenant", "trade", "hub_plus_import_id", "source_tenant_id")
 
@@ -171,19 +171,6 @@ def _merge_statement(stage: str, spec: TableSpec) -> sql.Composed:
     )
 
 
-async def upsert_records(
-    connection: AsyncConnection[Any],
-    spec: TableSpec,
-    context: RowContext,
-    rows: Sequence[tuple[Any, ...]],
-    *,
-    batch_size: int = 2000,
-) -> UpsertCounts:
-    """Upsert ``rows`` (tuples in ``spec.record_columns`` order) in batches."""
-    batches = encode_rows(rows, prefix=context.values(), batch_size=batch_size)
-    return await upsert_batches(connection, spec, batches)
-
-
 async def upsert_batches(
     connection: AsyncConnection[Any], spec: TableSpec, batches: Sequence[CopyBatch]
 ) -> UpsertCounts:
@@ -224,12 +211,11 @@ async def stale_statistics(connection: AsyncConnection[Any]) -> list[str]:
 
     Why: on a table that was never analyzed (a new installation's first sync) the planner
     estimates one row for any tenant and resolves every primary-contact lookup by scanning
-    the tenant's contacts in primary-key order — quadratic in the tenant's size (a 77k-contact
-    tenant took over a second per page). Autovacuum analyzes only after its naptime and 10% of
-    changes, too late for a sync that starts on an empty table. So with every
-    customers/contacts page the sync asks for statistics when a table has at least doubled
-    (``n_mod_since_analyze >= n_live_tup``) since the last ANALYZE, which happens about
-    log2(rows / 1000) times over a table's life, each a sample of at most 30,000 rows.
+    the tenant's contacts in primary-key order, quadratic in the tenant's size. Autovacuum
+    analyzes only after its naptime and 10% of changes, too late for a sync that starts on
+    an empty table. So with every customers/contacts page the sync asks for statistics when
+    a table has at least doubled (``n_mod_since_analyze >= n_live_tup``) since the last
+    ANALYZE, which happens about log2(rows / 1000) times over a table's life.
 
     The sync checks inside the page's transaction (one statement) and hands the stale tables
     to ``analyze_statistics`` after that transaction commits.
@@ -278,29 +264,13 @@ PREVIOUS_CUSTOMERS_SQL = (
 """The customers that staged contacts belonged to until now, where that changes.
 
 One primary-key probe per staged contact (``LATERAL … LIMIT 1``), whatever the statistics
-say: written as a join, the planner, knowing nothing about the stage table, hashed the
-tenant's whole contact table on every page (growing with the tenant: up to 36 ms per page of
-a 77k-contact tenant); the probes take 1-2 ms for a page of 1,000.
+say: written as a join, the planner, knowing nothing about the stage table, hashes the
+tenant's whole contact table on every page, a cost that grows with the tenant.
 """
 
 CONTACT_TABLE_COLUMNS = frozenset(
     {"contact_id", "customer_id", "type", "value", "active", "source_modified_at"}
 )
-
-
-async def upsert_contacts(
-    connection: AsyncConnection[Any],
-    company_id: int,
-    source_tenant_id: str,
-    rows: Sequence[tuple[Any, ...]],
-    columns: Sequence[str],
-) -> tuple[UpsertCounts, int]:
-    """Upsert contacts, then recompute phone/email of the members they belong to.
-
-    Returns the contact counts and how many member rows changed as a result.
-    """
-    batches = encode_rows(rows, batch_size=max(len(rows), 1))
-    return await upsert_contact_batches(connection, company_id, source_tenant_id, batches, columns)
 
 
 async def upsert_contact_batches(
@@ -310,7 +280,10 @@ async def upsert_contact_batches(
     batches: Sequence[CopyBatch],
     columns: Sequence[str],
 ) -> tuple[UpsertCounts, int]:
-    """``upsert_contacts`` for rows already in COPY text form (``columns`` order)."""
+    """Upsert contacts (COPY text, ``columns`` order), then their members' phone and email.
+
+    Returns the contact counts and how many member rows changed as a result.
+    """
     counts = UpsertCounts()
     total = sum(batch.rows for batch in batches)
     if not total:

@@ -21,7 +21,7 @@ DEFAULT_STALE_AFTER = timedelta(hours=48)
 @dataclass(frozen=True)
 class SyncLogEntry:
     id: int
-    credential_id: int
+    credential_id: int | None  # None: the credential was deleted, its run kept
     sync_type: str
     data_type: str
     mode: str
@@ -72,7 +72,7 @@ async def last_sync(connection: AsyncConnection, credential_id: int) -> SyncLogE
 @dataclass(frozen=True)
 class RejectEntry:
     id: int
-    credential_id: int
+    credential_id: int | None  # None: the credential was deleted, the record kept
     sync_log_id: int | None
     stream: str
     record_id: str | None

@@ -1,11 +1,12 @@
 """Raw ServiceTitan export records to table rows: pure functions, no I/O.
 
 - ``pipeline``: the per-page entry points (``map_invoices``, ``map_customers``,
-  ``map_contacts``) that the map-and-insert activity calls.
+  ``map_contacts``) that the sync calls for each page.
 - ``invoice``, ``member``, ``contact``: the row types (``COLUMNS`` in table order,
   ``as_tuple()`` for COPY) and the maps from one record to one row.
 - ``names``: first/last name from ServiceTitan's single customer name.
 - ``validation``: what a row must satisfy to be stored (else it becomes a reject).
 - ``raw``: the fast path's checks on parsed JSON; ``text``: small normalisations.
-- ``bench``: ``python -m records.bench`` measures mapping throughput.
+
+``python -m bench.mapping`` measures the mapping throughput.
 """

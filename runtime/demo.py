@@ -15,7 +15,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowFailureError
 
 from core.crypto import SecretBox
-from core.embedded.sandbox import DEMO_TENANT
+from core.embedded.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT
 from core.infrastructure import Infrastructure
 from core.logging import get_logger
 from core.settings import Settings
@@ -23,7 +23,6 @@ from db import credentials, reports
 from db.database import Database
 from runtime import schedules
 from runtime.sync_control import progress, start_sync
-from sandbox.config import default_client_id, default_client_secret
 
 log = get_logger("demo")
 
@@ -48,8 +47,8 @@ async def ensure_demo_credential(database: Database, box: SecretBox) -> tuple[in
             box,
             company_id=company,
             tenant_id=str(DEMO_TENANT),
-            client_id=default_client_id(DEMO_TENANT),
-            client_secret=default_client_secret(DEMO_TENANT),
+            client_id=DEMO_CLIENT_ID,
+            client_secret=DEMO_CLIENT_SECRET,
             environment="integration",
             actor=ACTOR,
         )

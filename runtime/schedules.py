@@ -29,9 +29,9 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts import search_attributes as sa
 from contracts.sync import DataType, LaunchInput
 from core.settings import Settings
-from contracts import search_attributes as sa
 from workflows.launcher import ScheduledSyncWorkflow
 
 SCHEDULE_PREFIX = "servicetitan-sync-schedule-"

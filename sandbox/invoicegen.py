@@ -5,21 +5,44 @@ assembling the text from pre-serialized fragments (bundles of low-variety fields
 places, item templates — all JSON-escaped once at start-up) costs about a third of that. The
 dict form that ground truth and the list endpoints need is parsed back from the same text, so
 served bytes and ground truth cannot disagree.
+
+The writer reads its tenant's pools and per-index attributes through ``InvoiceSource``, which
+``sandbox.generate.TenantGenerator`` provides: the generator builds a writer, never the reverse.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from sandbox import vocab
+from sandbox.config import TenantSpec
 from sandbox.rng import Draw, hash_key, mix64
+from sandbox.sequence import BaseSequence
 from sandbox.timefmt import TICKS_PER_DAY, format_date
 from sandbox.timefmt import format_ticks as ts
 
-if TYPE_CHECKING:
-    from sandbox.generate import Record, TenantGenerator
+Record = dict[str, Any]
+
+
+class InvoiceSource(Protocol):
+    """What the writer reads of its tenant's generator: pools built once, cheap lookups."""
+
+    spec: TenantSpec
+    invoices: BaseSequence
+    k_invoices: int
+    pool_key: tuple[int, int]
+    invoice_bundles: list[tuple[Record, int, int]]
+    item_templates: list[Record]
+    residential_names: list[str]
+    commercial_names: list[str]
+    places: list[tuple[Any, ...]]
+
+    def identity_parts(self, c: int) -> tuple[bool, int, int, int]: ...
+    def street(self, h: int) -> str: ...
+    def invoice_base_active(self, i: int) -> bool: ...
+
 
 _CONFIG_NO_JOB = ("CounterSales", "MembershipInvoice", "InterestChargeInvoice", "ARImportInvoice")
 _FRAGMENT_CACHE: dict[tuple[int, int], tuple[Any, ...]] = {}
@@ -48,7 +71,7 @@ def _fragment(record: Record) -> str:
 class InvoiceWriter:
     """Writes ``Accounting.V2.ExportInvoiceResponse`` JSON for one tenant's generator."""
 
-    def __init__(self, gen: TenantGenerator) -> None:
+    def __init__(self, gen: InvoiceSource) -> None:
         self.gen = gen
         cached = _FRAGMENT_CACHE.get(gen.pool_key)
         if cached is not None:

@@ -57,11 +57,6 @@ def datetime_to_ticks(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * TICKS_PER_SECOND + delta.microseconds * 10
 
 
-def ticks_to_datetime(ticks: int) -> datetime:
-    """Aware UTC datetime (sub-microsecond ticks are truncated: datetime has no finer unit)."""
-    return _EPOCH + timedelta(microseconds=ticks // 10)
-
-
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"

@@ -16,7 +16,7 @@ from servicetitan.errors import (
 from servicetitan.http import close_shared_http_client, new_http_client, shared_http_client
 from servicetitan.pages import ExportPage, ExportStream, ListPage, ListResource
 from servicetitan.problem import ProblemDetails
-from servicetitan.tokens import AccessToken, MemoryTokenStore, TokenStore
+from servicetitan.tokens import AccessToken, TokenStore
 
 __all__ = [
     "AccessToken",
@@ -33,7 +33,6 @@ __all__ = [
     "InvalidResponse",
     "ListPage",
     "ListResource",
-    "MemoryTokenStore",
     "NotFound",
     "ProblemDetails",
     "RateLimited",

@@ -5,15 +5,13 @@ share one token. The client asks a ``TokenStore`` for the cached token; when it 
 close to expiry, the client takes the store's refresh lock (one holder across all processes),
 looks again (another process may have refreshed meanwhile) and only then asks ServiceTitan.
 
-The production store keeps tokens encrypted in PostgreSQL (``db.token_store``); tests may use
-``MemoryTokenStore``. Nothing here knows about Temporal or the database.
+The implementation (``db.token_store``) keeps tokens encrypted in PostgreSQL; this module only
+states the contract, and knows nothing about Temporal or the database.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -52,28 +50,3 @@ class TokenStore(Protocol):
     def refresh_lock(self, credential_id: int) -> AbstractAsyncContextManager[None]:
         """An async context manager held while refreshing: one holder per credential."""
         ...
-
-
-class MemoryTokenStore:
-    """A process-local store: for tests and for one-off CLI calls with no database."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[int, AccessToken] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    async def load(self, credential_id: int) -> AccessToken | None:
-        return self._tokens.get(credential_id)
-
-    async def save(self, credential_id: int, token: AccessToken) -> None:
-        self._tokens[credential_id] = token
-
-    async def invalidate(self, credential_id: int, token_value: str) -> None:
-        current = self._tokens.get(credential_id)
-        if current is not None and current.value == token_value:
-            del self._tokens[credential_id]
-
-    @asynccontextmanager
-    async def refresh_lock(self, credential_id: int) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(credential_id, asyncio.Lock())
-        async with lock:
-            yield

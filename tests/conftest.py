@@ -17,17 +17,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.search_attributes import ALL_KEYS
 from core.crypto import KeyRing, SecretBox, generate_key
 from core.embedded.process import venv_binary
 from db import migrate
 from db.database import Database
 from db.engine import libpq_url, with_database
-from contracts.search_attributes import ALL_KEYS
+from tests.support.databases import admin, fresh_database
+
+# The end-to-end harness fixtures (``harness``, ``make_harness``) of tests/sync and
+# tests/reliability, which both sync from a ``sandbox`` fixture of their own.
+pytest_plugins = ("tests.sync.harness",)
 
 
 @pytest.fixture(scope="session")
@@ -47,49 +51,31 @@ def postgres_server_url() -> Iterator[str]:
         server.cleanup()
 
 
-def _admin(url: str, sql: str) -> None:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(sql)
-
-
 @pytest.fixture(scope="session")
 def template_database(postgres_server_url: str) -> Iterator[str]:
     """A database migrated to head, used as the template for each test's database."""
     name = f"stsync_template_{os.getpid()}"
-    _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}"')
-    _admin(postgres_server_url, f'CREATE DATABASE "{name}"')
+    admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    admin(postgres_server_url, f'CREATE DATABASE "{name}"')
     migrate.upgrade(with_database(postgres_server_url, name))
     try:
         yield name
     finally:
-        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _fresh_database(server_url: str, template: str | None) -> str:
-    name = f"stsync_test_{uuid.uuid4().hex[:12]}"
-    suffix = f' TEMPLATE "{template}"' if template else ""
-    _admin(server_url, f'CREATE DATABASE "{name}"{suffix}')
-    return name
+        admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def database_url(postgres_server_url: str, template_database: str) -> Iterator[str]:
     """A fresh, migrated database for one test."""
-    name = _fresh_database(postgres_server_url, template_database)
-    try:
-        yield with_database(postgres_server_url, name)
-    finally:
-        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_server_url, template_database) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh database with no schema at all (migration tests)."""
-    name = _fresh_database(postgres_server_url, None)
-    try:
-        yield with_database(postgres_server_url, name)
-    finally:
-        _admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_server_url, None) as url:
+        yield url
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ APP_KEY = "ak1.sandbox"
 # seconds, and a second one to onboard by hand (credentials cid.sandbox-<t> / cs1.sandbox-<t>).
 DEMO_TENANTS = "1001:2500:7500,1002:300:900"
 DEMO_TENANT = 1001
+# The credential the sandbox gives a tenant started without one, as the demo onboards it.
+DEMO_CLIENT_ID = f"cid.sandbox-{DEMO_TENANT}"
+DEMO_CLIENT_SECRET = f"cs1.sandbox-{DEMO_TENANT}"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.search_attributes import cli_flags
 from core.embedded.process import (
     file_lock,
     pid_is_alive,
@@ -23,7 +24,6 @@ from core.embedded.process import (
     venv_binary,
 )
 from core.logging import get_logger
-from contracts.search_attributes import cli_flags
 
 log = get_logger(__name__)
 

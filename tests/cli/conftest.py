@@ -1,4 +1,9 @@
-"""Running ``starter.py`` as an operator would: a subprocess, one command at a time."""
+"""Running ``starter.py`` as an operator would: a subprocess, one command at a time.
+
+A class marked ``incremental`` is a journey of ordered steps sharing state: once a step
+fails, the steps after it are skipped (they would only fail for its reason), so the failure
+names the step that broke.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,28 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from tests.support.processes import ROOT
+
+_FAILED_STEP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "incremental: a class of ordered steps sharing state")
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    failed = call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception)
+    if failed and item.get_closest_marker("incremental") and item.parent:
+        item.parent.stash.setdefault(_FAILED_STEP, item.name)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("incremental") and item.parent:
+        failed = item.parent.stash.get(_FAILED_STEP, None)
+        if failed is not None:
+            pytest.skip(f"an earlier step failed: {failed}")
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""The operator's whole path through ``starter.py``, as a user would type it.
+"""The operator's whole path through ``starter.py``, as a user would type it, step by step.
 
 A real worker process and a real sandbox server; every command is a subprocess with the same
-environment an operator would have. Checks outputs, exit codes, the database, and that no
-command ever prints the secret.
+environment an operator would have. Each step is a test of its own, so a failure names the
+step; the steps share one database, worker and sandbox (the class-scoped ``journey``), run in
+order, and a step after a failed one is skipped (tests/cli/conftest.py). The last step checks
+that no command and no worker log ever showed the secret.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,86 +22,98 @@ import pytest
 from temporalio.client import Client
 
 from tests.cli.conftest import Cli
+from tests.support.databases import fresh_database
 from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
 
 TENANT = 4001
 SECRET = "cs1.sandbox-4001"
 
 
-@pytest.mark.slow
-async def test_operator_journey(
-    database_url: str, temporal_client: Client, encryption_keys: str, tmp_path: Path
-) -> None:
-    sandbox = SandboxServer(
-        tenants=f"{TENANT}:300:700,4002:20:30", workdir=tmp_path, export_page_size=100
-    ).start()
-    env = worker_environment(
-        database_url=database_url,
-        temporal_address=temporal_client.service_client.config.target_host,
-        task_queue=f"cli-{uuid.uuid4().hex[:8]}",
-        sandbox_url=sandbox.url,
-        encryption_keys=encryption_keys,
-        data_dir=tmp_path,
-    )
-    worker = WorkerProcess(env, tmp_path)
-    cli = Cli(env)
-    with running(sandbox, worker):
-        worker.start()
-        company = cli.json(
-            "companies",
-            "add",
-            "--name",
-            "Acme Plumbing",
-            "--intacct-id",
-            "ACME-1",
-            "--trade",
-            "Plumbing",
-        )
-        assert company["id"] >= 1 and company["primary_trade"] == "Plumbing"
+@dataclass
+class Journey:
+    """What the steps share: the operator's CLI, the processes, and the ids made so far."""
 
-        credential = cli.json(
-            "credentials",
-            "add",
-            "--company",
-            str(company["id"]),
-            "--tenant-id",
-            str(TENANT),
-            "--client-id",
-            f"cid.sandbox-{TENANT}",
-            "--environment",
-            "production",
-            "--client-secret-stdin",
-            stdin=SECRET + "\n",
+    cli: Cli
+    sandbox: SandboxServer
+    worker: WorkerProcess
+    database_url: str
+    encryption_keys: str
+    company_id: int = 0
+    credential: str = ""
+    """The credential's id as the operator types it."""
+
+
+@pytest.fixture(scope="class")
+def journey(
+    postgres_server_url: str,
+    template_database: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Journey]:
+    tmp_path: Path = tmp_path_factory.mktemp("journey")
+    with fresh_database(postgres_server_url, template_database) as database_url:
+        sandbox = SandboxServer(
+            tenants=f"{TENANT}:300:700,4002:20:30", workdir=tmp_path, export_page_size=100
+        ).start()
+        env = worker_environment(
+            database_url=database_url,
+            temporal_address=temporal_client.service_client.config.target_host,
+            task_queue=f"cli-{uuid.uuid4().hex[:8]}",
+            sandbox_url=sandbox.url,
+            encryption_keys=encryption_keys,
+            data_dir=tmp_path,
         )
-        cid = str(credential["id"])
+        worker = WorkerProcess(env, tmp_path)
+        with running(sandbox, worker):
+            worker.start()
+            yield Journey(Cli(env), sandbox, worker, database_url, encryption_keys)
+
+
+def _add_credential_args(journey: Journey, client_id: str) -> list[str]:
+    return [
+        "credentials", "add", "--company", str(journey.company_id), "--tenant-id", str(TENANT),
+        "--client-id", client_id, "--environment", "production", "--client-secret-stdin",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.incremental
+class TestOperatorJourney:
+    """One operator, one company, one credential: from onboarding to deletion."""
+
+    def test_add_a_company(self, journey: Journey) -> None:
+        company = journey.cli.json(
+            "companies", "add", "--name", "Acme Plumbing", "--intacct-id", "ACME-1",
+            "--trade", "Plumbing",
+        )  # fmt: skip
+        assert company["id"] >= 1 and company["primary_trade"] == "Plumbing"
+        journey.company_id = company["id"]
+
+    def test_add_its_credential_once_per_environment(self, journey: Journey) -> None:
+        args = _add_credential_args(journey, f"cid.sandbox-{TENANT}")
+        credential = journey.cli.json(*args, stdin=SECRET + "\n")
         assert credential["client_id_masked"] == "cid.…4001"
-        duplicate = cli.run(
-            "credentials",
-            "add",
-            "--company",
-            str(company["id"]),
-            "--tenant-id",
-            str(TENANT),
-            "--client-id",
-            "cid.other",
-            "--environment",
-            "production",
-            "--client-secret-stdin",
-            stdin="cs1.other\n",
-            expect=1,
-        )
+        journey.credential = str(credential["id"])
+
+        args = _add_credential_args(journey, "cid.other")
+        duplicate = journey.cli.run(*args, stdin="cs1.other\n", expect=1)
         assert "already has a production credential" in duplicate.stderr
 
-        tested = cli.json("credentials", "test", cid)
+    def test_the_credential_connects(self, journey: Journey) -> None:
+        tested = journey.cli.json("credentials", "test", journey.credential)
         assert tested["verdict"] == "connected"
 
-        result = cli.json("sync", cid, "--wait")
+    def test_a_sync_lands_every_record(self, journey: Journey) -> None:
+        result = journey.cli.json("sync", journey.credential, "--wait")
         assert result["status"] == "completed" and result["records_rejected"] == 0
-        with psycopg.connect(database_url) as connection:
+        with psycopg.connect(journey.database_url) as connection:
             invoices = connection.execute("SELECT count(*) FROM invoices_stream").fetchone()
         assert invoices == (700,)
         assert result["records_processed"] >= 300 + 700
 
+    def test_status_history_and_dashboard_show_the_sync(self, journey: Journey) -> None:
+        cli, cid = journey.cli, journey.credential
         status = cli.json("status", cid)
         assert status["running"] is None and status["last_sync"]["status"] == "completed"
         history = cli.json("history", "--credential", cid)
@@ -108,13 +124,13 @@ async def test_operator_journey(
         human = cli.run("dashboard").stdout
         assert "Acme Plumbing" in human and "completed" in human
 
-        # One sync per credential: a second request attaches instead of starting another.
-        sandbox.admin("POST", "faults", {"latency_seconds": 0.8})  # ~15 pages: 12 s
+    def test_a_second_sync_request_attaches_to_the_running_one(self, journey: Journey) -> None:
+        cli, cid = journey.cli, journey.credential
+        journey.sandbox.admin("POST", "faults", {"latency_seconds": 0.8})  # ~15 pages: 12 s
         first = cli.json("sync", cid, "--full")
         assert first["started"] is True
         second = cli.run("sync", cid, "--json")
-        again = json.loads(second.stdout)
-        assert again == {
+        assert json.loads(second.stdout) == {
             "workflow_id": f"servicetitan-sync-{cid}",
             "started": False,
             "already_running": True,
@@ -125,10 +141,11 @@ async def test_operator_journey(
         followed = cli.json("sync", cid, "--wait")  # attaches and waits for the same run
         assert followed["status"] == "completed"
         assert followed["sync_log_id"] == live["running"]["sync_log_id"]
-        sandbox.admin("POST", "faults/reset")
+        journey.sandbox.admin("POST", "faults/reset")
         assert len(cli.json("history", "--credential", cid)) == 2
 
-        # Schedules: runs happen, pause stops them, trigger runs one now, delete removes it.
+    def test_schedules_run_pause_and_trigger(self, journey: Journey) -> None:
+        cli, cid = journey.cli, journey.credential
         made = cli.json("schedule", "set", cid, "--every", "2s", "--jitter", "0")
         assert made["created"] is True and made["spec"] == "every 2s"
         _wait_for(lambda: _scheduled_runs(cli, cid) >= 1, 60, "a scheduled run")
@@ -145,33 +162,44 @@ async def test_operator_journey(
         _wait_for(lambda: _scheduled_runs(cli, cid) > before_trigger, 60, "the triggered run")
         assert cli.json("schedule", "set", cid, "--every", "1h")["created"] is False
 
-        # Rotating the secret keeps the credential and its history.
+    def test_rotating_the_secret_keeps_the_credential_and_its_history(
+        self, journey: Journey
+    ) -> None:
+        cli, cid = journey.cli, journey.credential
         rotated = cli.json(
             "credentials", "update", cid, "--client-secret-stdin", stdin=SECRET + "\n"
         )
         assert rotated["changed"] == ["client_secret"]
         assert len(cli.json("history", "--credential", cid, "--limit", "100")) >= 3
 
-        # Key rotation: a new key in front, `keys rotate`, then the old key can go.
+    def test_rotating_the_encryption_keys(self, journey: Journey) -> None:
+        """A new key in front, ``keys rotate``, then the old keys can go."""
+        cli, cid, keys = journey.cli, journey.credential, journey.encryption_keys
         new_key = cli.run("keys", "generate").stdout.strip()
-        rotating = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": f"{new_key},{encryption_keys}"})
-        assert rotating.json("keys", "rotate")["values_rewritten"] >= 2
-        new_only = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": new_key})
-        assert new_only.json("credentials", "show", cid)["client_id_masked"] == "cid.…4001"
-        stale_key = Cli({**env, "CREDENTIAL_ENCRYPTION_KEYS": encryption_keys.split(",")[1]})
-        unreadable = stale_key.run("credentials", "show", cid, expect=1)
-        assert f"credential {cid}" in unreadable.stderr and "keys" in unreadable.stderr
-        cli.outputs += rotating.outputs + new_only.outputs + stale_key.outputs
+        rotating = Cli({**cli.env, "CREDENTIAL_ENCRYPTION_KEYS": f"{new_key},{keys}"})
+        new_only = Cli({**cli.env, "CREDENTIAL_ENCRYPTION_KEYS": new_key})
+        stale_key = Cli({**cli.env, "CREDENTIAL_ENCRYPTION_KEYS": keys.split(",")[1]})
+        try:
+            assert rotating.json("keys", "rotate")["values_rewritten"] >= 2
+            assert new_only.json("credentials", "show", cid)["client_id_masked"] == "cid.…4001"
+            unreadable = stale_key.run("credentials", "show", cid, expect=1)
+            assert f"credential {cid}" in unreadable.stderr and "keys" in unreadable.stderr
+        finally:
+            cli.outputs += rotating.outputs + new_only.outputs + stale_key.outputs
         cli.env = new_only.env  # the old keys are gone from the configuration now
 
+    def test_deleting_the_credential_removes_its_schedule(self, journey: Journey) -> None:
+        cli, cid = journey.cli, journey.credential
         deleted = cli.json("credentials", "delete", cid)
         assert deleted == {"id": int(cid), "deleted": True, "schedule_deleted": True}
         assert cli.json("schedule", "list") == []
         missing = cli.run("credentials", "show", cid, expect=1)
         assert missing.stderr.strip() == f"error: no credential with id {cid}"
 
-    for output in [*cli.outputs, worker.logs()]:
-        assert SECRET not in output
+    def test_no_command_or_worker_log_showed_the_secret(self, journey: Journey) -> None:
+        outputs = [*journey.cli.outputs, journey.worker.logs()]
+        assert len(outputs) > 40  # every step's commands were recorded
+        assert [i for i, output in enumerate(outputs) if SECRET in output] == []
 
 
 def _scheduled_runs(cli: Cli, credential: str) -> int:

@@ -1,1 +1,1 @@
-from tests.sync.conftest import harness, sandbox  # noqa: F401  (the same fixtures)
+from tests.sync.conftest import sandbox  # noqa: F401  (the same fixture; harness is global)

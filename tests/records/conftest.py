@@ -8,14 +8,12 @@ keyword overrides to change top-level fields.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCHEMAS_PATH = Path(__file__).parent / "openapi" / "selected-schemas.json"
+from tests.openapi import load_schemas
 
 RawFactory = Callable[..., dict[str, Any]]
 
@@ -182,6 +180,5 @@ def raw_contact() -> RawFactory:
 
 @pytest.fixture(scope="session")
 def openapi_schemas() -> dict[str, Any]:
-    """``selected-schemas.json``: ServiceTitan's component schemas, by name."""
-    schemas: dict[str, Any] = json.loads(SCHEMAS_PATH.read_text())
-    return schemas
+    """ServiceTitan's component schemas, by name (tests/openapi)."""
+    return load_schemas()

@@ -13,15 +13,17 @@ from servicetitan.models import (
     ContactMappedFields,
     CustomerMappedFields,
     CustomerType,
-    ExportCustomer,
-    ExportCustomerContact,
-    ExportInvoice,
-    InvoiceItem,
     InvoiceMappedFields,
     RecordProblem,
     parse_decimal,
     parse_record,
     parse_timestamp,
+)
+from tests.records.export_models import (
+    ExportCustomer,
+    ExportCustomerContact,
+    ExportInvoice,
+    InvoiceItem,
 )
 
 # --- money ------------------------------------------------------------------------------------

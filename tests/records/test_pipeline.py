@@ -87,15 +87,32 @@ def test_records_with_unreadable_ids_are_never_merged(raw_contact):
     assert [reject.record_id for reject in page.rejects] == ["x", "x", "-1", "-1"]
 
 
-def test_validation_failures_are_rejects_with_the_row_reason(raw_customer):
+def test_validation_failures_of_optional_columns_are_warnings_not_rejects(raw_customer):
     raws = [raw_customer(id=1, mergedToId=1), raw_customer(id=2, name="a\x00")]
     page = map_customers(raws)
-    assert page.rows == []
+    assert page.rejects == []
+    assert [(row.customer_id, row.merged_to_id, row.customer_name) for row in page.rows] == [
+        ("1", None, "Smith, John"),
+        ("2", None, None),
+    ]
+    assert [(w.record_id, w.column, w.reason) for w in page.warnings] == [
+        ("1", "merged_to_id", "equals the customer's own id ('1')"),
+        ("2", "customer_name", "contains a NUL character"),
+        ("2", "customer_last_name", "contains a NUL character"),
+    ]
+
+
+def test_validation_failures_of_essential_columns_are_rejects_with_the_row_reason(
+    raw_customer,
+):
+    raws = [raw_customer(id=1, createdOn="1850-01-01T00:00:00Z", name="a\x00")]
+    page = map_customers(raws)
+    assert page.rows == [] and page.warnings == []
     assert [(reject.record_id, reject.reason) for reject in page.rejects] == [
-        ("1", "merged_to_id: equals the customer's own id ('1')"),
         (
-            "2",
-            "customer_name: contains a NUL character; customer_last_name: contains a NUL character",
+            "1",
+            "customer_name: contains a NUL character; customer_last_name: contains a NUL "
+            "character; source_created_at: year 1850 outside 1900-2200",
         ),
     ]
 
@@ -111,12 +128,16 @@ def test_absurd_values_are_rejected_not_stored(raw_invoice):
         raw_invoice(id=1, total="1e40"),
         raw_invoice(id=2, dueDate="0001-01-01T00:00:00"),
         raw_invoice(id=3, customer={"id": 0, "name": "x"}),
+        raw_invoice(id=4, dueDate="2301-01-01T00:00:00Z"),
     ]
     page = map_invoices(raws)
     assert [reject.reason for reject in page.rejects] == [
         "total: out of range (1E+40)",
-        "due_date: year 1 outside 1900-2200",
         "customer_id: not a positive id ('0')",
+    ]
+    assert [(row.invoice_number, row.due_date) for row in page.rows] == [("2", None), ("4", None)]
+    assert [(w.record_id, w.column, w.value, w.reason) for w in page.warnings] == [
+        ("4", "due_date", "2301-01-01", "year 2301 outside 1900-2200")
     ]
 
 

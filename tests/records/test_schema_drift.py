@@ -15,28 +15,38 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from pydantic import BaseModel
 
-from servicetitan import models
+from records.contact import map_contact
+from records.invoice import map_invoice
+from records.member import map_customer
 from servicetitan.models import (
     Address,
-    BatchRef,
     ContactMappedFields,
-    ContactPreferences,
+    ContactType,
     CustomerAddress,
-    CustomerCustomField,
     CustomerMappedFields,
     CustomerRef,
+    CustomerType,
+    InvoiceMappedFields,
+    JobRef,
+    NamedRef,
+)
+from tests.records.export_models import (
+    BatchRef,
+    ContactPreferences,
+    CustomerCustomField,
     EmployeeInfo,
     ExportCustomer,
     ExportCustomerContact,
     ExportInvoice,
     ExternalData,
     GLAccount,
+    InvoiceConfiguration,
     InvoiceCustomField,
     InvoiceItem,
-    InvoiceMappedFields,
+    InvoiceItemType,
+    InvoiceReviewStatus,
+    InvoiceSentStatus,
     ItemGroup,
-    JobRef,
-    NamedRef,
     PhoneSettings,
     Royalty,
     SalesTaxCode,
@@ -65,12 +75,12 @@ MODEL_FOR_SCHEMA: dict[str, type[BaseModel]] = {
 }
 
 ENUM_FOR_SCHEMA: dict[str, type[StrEnum]] = {
-    "Crm.V2.CustomerType": models.CustomerType,
-    "Crm.V2.ContactType": models.ContactType,
-    "Accounting.V2.InvoiceSentStatus": models.InvoiceSentStatus,
-    "Accounting.V2.InvoiceReviewStatus": models.InvoiceReviewStatus,
-    "Accounting.V2.InvoiceConfiguration": models.InvoiceConfiguration,
-    "Accounting.V2.InvoiceItemType": models.InvoiceItemType,
+    "Crm.V2.CustomerType": CustomerType,
+    "Crm.V2.ContactType": ContactType,
+    "Accounting.V2.InvoiceSentStatus": InvoiceSentStatus,
+    "Accounting.V2.InvoiceReviewStatus": InvoiceReviewStatus,
+    "Accounting.V2.InvoiceConfiguration": InvoiceConfiguration,
+    "Accounting.V2.InvoiceItemType": InvoiceItemType,
 }
 
 MONEY_STRINGS = {
@@ -249,20 +259,22 @@ def test_every_nested_schema_the_records_reference_has_a_model(openapi_schemas):
 
 
 @pytest.mark.parametrize(
-    ("mapped", "full"),
+    ("mapped", "full", "map_record", "fixture"),
     [
-        (InvoiceMappedFields, ExportInvoice),
-        (CustomerMappedFields, ExportCustomer),
-        (ContactMappedFields, ExportCustomerContact),
+        (InvoiceMappedFields, ExportInvoice, map_invoice, "raw_invoice"),
+        (CustomerMappedFields, ExportCustomer, map_customer, "raw_customer"),
+        (ContactMappedFields, ExportCustomerContact, map_contact, "raw_contact"),
     ],
 )
-def test_full_models_keep_the_mapped_fields_unchanged(mapped, full):
+def test_full_models_keep_the_mapped_fields_unchanged(mapped, full, map_record, fixture, request):
     """The pipeline validates with the mapped-fields base; the full model must agree on it."""
     assert issubclass(full, mapped)
     for name, field in mapped.model_fields.items():
         assert full.model_fields[name].annotation == field.annotation
         assert full.model_fields[name].alias == field.alias
         assert full.model_fields[name].metadata == field.metadata
+    raw = request.getfixturevalue(fixture)()
+    assert map_record(full.model_validate(raw)) == map_record(mapped.model_validate(raw))
 
 
 def test_customer_ref_is_a_named_ref():

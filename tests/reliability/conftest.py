@@ -7,6 +7,9 @@
   sandbox token) and the artefacts scanned for them. ``database_url`` is overridden here so
   every database a reliability test used is scanned (all text, JSON and bytea columns) before
   it is dropped; the test fails at teardown if a secret is found in clear.
+* ``harness`` — the shared one of tests/sync/harness.py, inside ``captured_logs``: the
+  worker's whole life is logged into the scan.
+* the secret scan (test_secrets.py) runs after every other test of the suite.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.reliability.support import LogCapture, ReliabilityReport, SecretLedger, capture_logs
+from tests.sync.harness import SyncHarness
 
 _REPORT = pytest.StashKey[ReliabilityReport]()
 _LEDGER = pytest.StashKey[SecretLedger]()
@@ -77,6 +81,23 @@ def captured_logs(
         yield capture
     found = secret_ledger.check_text(capture.text(), f"logs of {request.node.name}", kind="log")
     assert not found, f"secrets in clear: {found}"
+
+
+@pytest.fixture
+def harness(captured_logs: LogCapture, harness: SyncHarness) -> SyncHarness:
+    """The shared harness, started after (and so stopped before) this test's log capture."""
+    return harness
+
+
+SCANS_LAST = "test_secrets.py"
+"""Its closing scan reads every workflow history and log of the session: it must run last."""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the secret scan after everything else (tests/conftest.py already puts this suite
+    last; ``trylast`` runs this after that sort)."""
+    items.sort(key=lambda item: item.path.name == SCANS_LAST)
 
 
 def pytest_terminal_summary(

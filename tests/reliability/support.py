@@ -1,5 +1,5 @@
 """Shared pieces of the reliability suite: the figures table, the secret ledger, truth and
-row counting, credentials, and an in-process worker that talks to the sandbox over real HTTP.
+row counting, credentials, and the CLI. The in-process worker is tests/sync/harness.py's.
 
 Everything that starts a process or a server here stops it by its own handle, and everything
 listens on 127.0.0.1 only.
@@ -15,10 +15,9 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,30 +27,21 @@ import orjson
 import psycopg
 import structlog
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.sync_activities import SyncActivities
 from core.crypto import KeyRing, SecretBox
-from core.settings import Settings, load_settings
 from db import credentials
 from db.database import Database
 from records.pipeline import map_contacts
-from runtime.worker import build_worker, make_dependencies
 from sandbox.config import TenantSpec
 from sandbox.generate import Kind
 from sandbox.state import Sandbox
-from servicetitan.config import ClientConfig, EnvironmentUrls
 from tests.support.processes import ROOT, SandboxServer
 from tests.sync.harness import (
-    APP_KEY,
-    SyncHarness,
-    _terminate_leftovers,
     expected_invoices,
     expected_members,
     stored_invoices,
     stored_members,
 )
-from workflows import WORKFLOWS
 
 EXPORT_ENDPOINTS = frozenset({"export_invoices", "export_customers", "export_contacts"})
 
@@ -544,86 +534,8 @@ async def add_credential(
 
 
 # --------------------------------------------------------------------------------------------
-# An in-process worker that reaches the sandbox over real HTTP (timeouts and dropped
-# connections are real), with the sandbox object at hand for faults and counters.
+# The CLI as an operator runs it
 # --------------------------------------------------------------------------------------------
-
-
-def http_client_config(base_url: str, **overrides: Any) -> ClientConfig:
-    urls = EnvironmentUrls(base_url, base_url)
-    values: dict[str, Any] = {
-        "app_key": APP_KEY,
-        "production": urls,
-        "integration": urls,
-        "rate_limit_per_second": 1000.0,
-    }
-    values.update(overrides)
-    return ClientConfig(**values)
-
-
-@asynccontextmanager
-async def http_sync_harness(
-    *,
-    sandbox: Sandbox,
-    base_url: str,
-    database: Database,
-    database_url: str,
-    client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
-    client_config: ClientConfig | None = None,
-    unsandboxed: bool = False,
-    **settings_overrides: Any,
-) -> AsyncIterator[SyncHarness]:
-    """``tests.sync.harness.sync_harness``, but over a real socket to ``serve_in_thread``.
-
-    ``unsandboxed`` runs the workflow code without Temporal's sandbox, so a test can patch
-    module constants of ``workflows.sync`` (e.g. shrink a retry policy) for its duration.
-    """
-    task_queue = f"reliability-{uuid.uuid4().hex[:8]}"
-    settings: Settings = load_settings(
-        _env_file=None,
-        database_url=database_url,
-        temporal_address="127.0.0.1:7233",
-        temporal_task_queue=task_queue,
-        credential_encryption_keys=encryption_keys,
-        data_dir=tmp_path,
-        **settings_overrides,
-    )
-    config = client_config or http_client_config(base_url)
-    http = httpx.AsyncClient()
-    harness = SyncHarness(
-        sandbox=sandbox,
-        database=database,
-        database_url=database_url,
-        client=client,
-        task_queue=task_queue,
-        settings=settings,
-        client_config=config,
-        http=http,
-    )
-    from servicetitan.http import new_http_client
-
-    worker_http = new_http_client()
-    deps = make_dependencies(settings, database, config, client, http=worker_http)
-    if unsandboxed:
-        worker = Worker(
-            client,
-            task_queue=task_queue,
-            workflows=WORKFLOWS,
-            activities=SyncActivities(deps).all(),
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        )
-    else:
-        worker = build_worker(client, settings, deps, task_queue=task_queue)
-    harness.worker = worker
-    try:
-        async with worker:
-            yield harness
-            await _terminate_leftovers(client, task_queue)
-    finally:
-        await worker_http.aclose()
-        await http.aclose()
 
 
 def run_cli(

@@ -1,8 +1,8 @@
 """Access: a credential of one company writes rows of that company only.
 
 Three ways to cross tenants are tried and must fail without writing anything:
-* calling the activities with another credential's staged page, sync run or import job (what a
-  forged workflow input would make them do);
+* calling the activities with another credential's staged pages, sync run, import job or
+  company (what a forged workflow input would make them do);
 * starting a SyncWorkflow for company B with a forged ``resume`` that points at company A's
   running sync (the workflow input is the only thing a Temporal client controls);
 * a credential whose tenant id names another company's ServiceTitan tenant (ServiceTitan
@@ -13,6 +13,7 @@ tenant, trade and import job.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,18 +23,26 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.apply import ApplyActivities
+from activities.dependencies import SyncDependencies
+from activities.dispatch import DispatchActivities
+from activities.fetch import FetchActivities
+from activities.run_lifecycle import RunActivities
+from activities.tokens import TokenActivities
 from contracts.sync import (
-    ApplyPageInput,
+    STREAMS_FOR,
+    ApplyPagesInput,
+    DispatchInput,
     ErrorType,
     FetchPageInput,
     FinishRunInput,
     RefreshTokenInput,
     RunContext,
     StartRunInput,
+    StreamProgress,
     SyncInput,
     SyncResume,
 )
-from activities.sync_activities import SyncActivities
 from db.database import Database
 from runtime.worker import make_dependencies
 from sandbox.config import SandboxConfig, TenantSpec
@@ -49,7 +58,7 @@ from tests.reliability.support import (
     scalar,
 )
 from tests.sync.harness import SyncHarness, sync_harness
-from workflows.sync import SyncWorkflow, streams_for, workflow_id_for
+from workflows.sync import SyncWorkflow, workflow_id_for
 
 pytestmark = pytest.mark.reliability
 
@@ -92,11 +101,10 @@ async def harness(
         yield running
 
 
-def _activities(harness: SyncHarness) -> SyncActivities:
-    deps = make_dependencies(
+def _dependencies(harness: SyncHarness) -> SyncDependencies:
+    return make_dependencies(
         harness.settings, harness.database, harness.client_config, None, http=harness.http
     )
-    return SyncActivities(deps)
 
 
 def _keys(harness: SyncHarness) -> str:
@@ -105,9 +113,9 @@ def _keys(harness: SyncHarness) -> str:
     return keys.get_secret_value()
 
 
-async def _start(env: ActivityEnvironment, acts: SyncActivities, credential: int) -> RunContext:
+async def _start(env: ActivityEnvironment, deps: SyncDependencies, credential: int) -> RunContext:
     return await env.run(
-        acts.start_run,
+        RunActivities(deps).start_run,
         StartRunInput(
             credential_id=credential,
             data_type="both",
@@ -157,10 +165,14 @@ def _snapshot(harness: SyncHarness) -> tuple:
             "SELECT id, credential_id, sync_log_id, applied_at FROM servicetitan_staged_pages "
             "ORDER BY id"
         ),
+        harness.rows(
+            "SELECT sync_log_id, company_id, credential_id FROM servicetitan_dispatch_outbox "
+            "ORDER BY sync_log_id"
+        ),
     )
 
 
-async def test_activities_refuse_another_companys_page_run_or_import_job(
+async def test_activities_refuse_another_companys_pages_run_import_job_or_company(
     harness: SyncHarness, report: ReliabilityReport
 ) -> None:
     watch = Stopwatch()
@@ -173,81 +185,115 @@ async def test_activities_refuse_another_companys_page_run_or_import_job(
         harness.database, keys, spec_b, company="B Co", intacct_id="INT-B"
     )
     env = ActivityEnvironment()
-    acts = _activities(harness)
-    run_a = await _start(env, acts, cred_a)
-    run_b = await _start(env, acts, cred_b)
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+    deps = _dependencies(harness)
+    fetch, apply = FetchActivities(deps), ApplyActivities(deps)
+    dispatch, runs = DispatchActivities(deps), RunActivities(deps)
+    run_a = await _start(env, deps, cred_a)
+    run_b = await _start(env, deps, cred_b)
     for credential in (cred_a, cred_b):
-        await env.run(acts.refresh_token, RefreshTokenInput(credential_id=credential))
-    page_a = await env.run(
-        acts.fetch_page,
-        FetchPageInput(cred_a, run_a.sync_log_id, "customers", None),
+        await env.run(TokenActivities(deps).refresh_token, RefreshTokenInput(credential))
+    batch_a = await env.run(
+        fetch.fetch_pages,
+        FetchPageInput(cred_a, run_a.sync_log_id, "customers", None, max_pages=2),
     )
-    page_b = await env.run(
-        acts.fetch_page,
-        FetchPageInput(cred_b, run_b.sync_log_id, "customers", None),
+    batch_b = await env.run(
+        fetch.fetch_pages,
+        FetchPageInput(cred_b, run_b.sync_log_id, "customers", None, max_pages=2),
     )
+    pages_a, pages_b = batch_a.pages, batch_b.pages
+    assert len(pages_a) == len(pages_b) == 2
     before = _snapshot(harness)
 
-    attempts = 0
-    # B applies A's page, inside A's run or its own.
-    for log_id, job_id in (
-        (run_a.sync_log_id, run_a.import_job_id),
-        (run_b.sync_log_id, run_b.import_job_id),
-    ):
-        await _denied(env, acts.map_and_insert, ApplyPageInput(cred_b, log_id, job_id, page_a))
-        attempts += 1
-    # B applies its own page into A's run, or stamps its rows with A's import job.
-    await _denied(
-        env,
-        acts.map_and_insert,
-        ApplyPageInput(cred_b, run_a.sync_log_id, run_a.import_job_id, page_b),
-    )
-    await _denied(
-        env,
-        acts.map_and_insert,
-        ApplyPageInput(cred_b, run_b.sync_log_id, run_a.import_job_id, page_b),
-    )
-    attempts += 2
-    # B fetches into A's run, then closes A's run.
-    await _denied(env, acts.fetch_page, FetchPageInput(cred_b, run_a.sync_log_id, "invoices", None))
-    await _denied(
-        env,
-        acts.finish_run,
-        FinishRunInput(
-            sync_log_id=run_a.sync_log_id,
-            credential_id=cred_b,
-            import_job_id=run_a.import_job_id,
-            status="failed",
-            records_processed=0,
-            records_rejected=0,
-            error_message="closed by B",
+    refused = [
+        # B applies A's pages, inside A's run or its own.
+        (
+            apply.map_and_insert_pages,
+            ApplyPagesInput(cred_b, run_a.sync_log_id, run_a.import_job_id, pages_a),
         ),
+        (
+            apply.map_and_insert_pages,
+            ApplyPagesInput(cred_b, run_b.sync_log_id, run_b.import_job_id, pages_a),
+        ),
+        # B slips one of A's pages into a batch of its own: the whole batch is refused.
+        (
+            apply.map_and_insert_pages,
+            ApplyPagesInput(
+                cred_b, run_b.sync_log_id, run_b.import_job_id, [pages_b[0], pages_a[1]]
+            ),
+        ),
+        # B applies its own pages into A's run, or stamps its rows with A's import job.
+        (
+            apply.map_and_insert_pages,
+            ApplyPagesInput(cred_b, run_a.sync_log_id, run_a.import_job_id, pages_b),
+        ),
+        (
+            apply.map_and_insert_pages,
+            ApplyPagesInput(cred_b, run_b.sync_log_id, run_a.import_job_id, pages_b),
+        ),
+        # B fetches into A's run.
+        (fetch.fetch_pages, FetchPageInput(cred_b, run_a.sync_log_id, "invoices", None)),
+        # B dispatches A's run (in A's name or its own), or its own run in A's company's name.
+        (dispatch.dispatch, DispatchInput(run_a.sync_log_id, cred_b, company_a, 10)),
+        (dispatch.dispatch, DispatchInput(run_a.sync_log_id, cred_b, company_b, 10)),
+        (dispatch.dispatch, DispatchInput(run_b.sync_log_id, cred_b, company_a, 10)),
+        # B closes A's run, or its own run with A's import job.
+        (runs.finish_run, _closing(run_a.sync_log_id, cred_b, run_a.import_job_id)),
+        (runs.finish_run, _closing(run_b.sync_log_id, cred_b, run_a.import_job_id)),
+    ]
+    for activity, argument in refused:
+        await _denied(env, activity, argument)
+    # A retried fetch first looks for pages an earlier attempt staged: A's, here.
+    await _denied(
+        retry,
+        fetch.fetch_pages,
+        FetchPageInput(cred_b, run_a.sync_log_id, "customers", None, max_pages=2),
     )
-    attempts += 2
+    attempts = len(refused) + 1
     assert _snapshot(harness) == before
 
-    # The rightful owner applies its page: the rows are A's, and only A's.
+    # The rightful owner applies its pages and dispatches its run: the rows are A's only.
     applied = await env.run(
-        acts.map_and_insert,
-        ApplyPageInput(cred_a, run_a.sync_log_id, run_a.import_job_id, page_a),
+        apply.map_and_insert_pages,
+        ApplyPagesInput(cred_a, run_a.sync_log_id, run_a.import_job_id, pages_a),
     )
-    assert applied.inserted == page_a.record_count > 0
+    records_a = sum(page.record_count for page in pages_a)
+    assert sum(result.inserted for result in applied.results) == records_a > 0
     owners = harness.rows(
         "SELECT DISTINCT company_id, tenant, source_tenant_id, hub_plus_import_id "
         "FROM members_stream"
     )
     assert owners == [(company_a, "INT-A", str(TENANT_A), run_a.import_job_id)]
-    assert company_b != company_a
+    handed_off = await env.run(
+        dispatch.dispatch, DispatchInput(run_a.sync_log_id, cred_a, company_a, records_a)
+    )
+    assert handed_off.dispatched
+    assert harness.rows(
+        "SELECT sync_log_id, company_id, credential_id FROM servicetitan_dispatch_outbox"
+    ) == [(run_a.sync_log_id, company_a, cred_a)]
     report.add(
         Scenario(
             "access: activities across companies",
-            records=page_a.record_count + page_b.record_count,
+            records=records_a + sum(page.record_count for page in pages_b),
             injected=f"{attempts} cross-company calls",
-            expected_rows=page_a.record_count,
+            expected_rows=records_a,
             found_rows=scalar(harness.database_url, "SELECT count(*) FROM members_stream"),
             seconds=watch.seconds,
             note="every cross-company call refused (AccessDenied), nothing written",
         )
+    )
+
+
+def _closing(sync_log_id: int, credential_id: int, import_job_id: int) -> FinishRunInput:
+    return FinishRunInput(
+        sync_log_id=sync_log_id,
+        credential_id=credential_id,
+        import_job_id=import_job_id,
+        status="failed",
+        records_processed=0,
+        records_rejected=0,
+        error_message="closed by another credential",
     )
 
 
@@ -263,7 +309,7 @@ async def test_a_forged_resume_cannot_write_into_another_companys_run(
         harness.database, keys, spec_b, company="B Co", intacct_id="INT-B"
     )
     env = ActivityEnvironment()
-    run_a = await _start(env, _activities(harness), cred_a)  # A's sync is running
+    run_a = await _start(env, _dependencies(harness), cred_a)  # A's sync is running
     before = _snapshot(harness)
 
     forged = SyncResume(
@@ -271,7 +317,7 @@ async def test_a_forged_resume_cannot_write_into_another_companys_run(
         import_job_id=run_a.import_job_id,
         company_id=company_a,
         tenant_id=str(TENANT_A),
-        streams=streams_for("both"),
+        streams=[StreamProgress(stream) for stream in STREAMS_FOR["both"]],
     )
     with pytest.raises(WorkflowFailureError) as failure:
         await harness.client.execute_workflow(

@@ -15,16 +15,14 @@ import dataclasses
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from contracts.sync import ErrorType
-from db.database import Database
+from contracts.sync import ErrorType, SyncResult
 from sandbox import endpoints
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.server import serve_in_thread
@@ -38,13 +36,11 @@ from tests.reliability.support import (
     duplicate_rows,
     extra_fetches,
     feed_records,
-    http_client_config,
-    http_sync_harness,
     local_refetches,
     record_issued_tokens,
     tally_tenant,
 )
-from tests.sync.harness import SyncHarness
+from tests.sync.harness import HarnessFactory, SyncHarness, sandbox_client_config
 from workflows import sync as sync_workflow
 
 pytestmark = pytest.mark.reliability
@@ -74,30 +70,19 @@ def server(sandbox: Sandbox) -> Iterator[str]:
 
 @pytest.fixture
 async def harness(
-    sandbox: Sandbox,
-    server: str,
-    database: Database,
-    database_url: str,
-    temporal_client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
-    captured_logs: LogCapture,
+    make_harness: HarnessFactory, server: str, captured_logs: LogCapture
 ) -> AsyncIterator[SyncHarness]:
-    async with http_sync_harness(
-        sandbox=sandbox,
-        base_url=server,
-        database=database,
-        database_url=database_url,
-        client=temporal_client,
-        encryption_keys=encryption_keys,
-        tmp_path=tmp_path,
-        client_config=http_client_config(server, read_timeout_seconds=READ_TIMEOUT),
-    ) as running:
+    """The worker reaches the sandbox over the socket, with a short read timeout."""
+    config = sandbox_client_config(server, read_timeout_seconds=READ_TIMEOUT)
+    async with make_harness(base_url=server, client_config=config) as running:
         yield running
 
 
-def _check_exact(harness: SyncHarness, scenario: Scenario) -> Scenario:
-    """Fill in the figures, then assert the rows are exactly the sandbox's."""
+def _check_exact(
+    harness: SyncHarness, result: SyncResult, scenario: Scenario, report: ReliabilityReport
+) -> Scenario:
+    """Assert the sync completed with exactly the sandbox's rows; fill in and report the row."""
+    assert result.status == "completed"
     tally = tally_tenant(harness.database_url, harness.sandbox, TENANT)
     scenario.records = feed_records(harness.sandbox, TENANT)
     scenario.expected_rows, scenario.found_rows = tally.expected, tally.found
@@ -107,7 +92,7 @@ def _check_exact(harness: SyncHarness, scenario: Scenario) -> Scenario:
     assert tally.found == tally.expected == scenario.records
     assert scenario.duplicates == 0
     assert harness.rows("SELECT status FROM servicetitan_sync_logs") == [("completed",)]
-    return scenario
+    return report.add(scenario)
 
 
 async def _wait_for_pages(sandbox: Sandbox, pages: int, deadline: float = 60) -> None:
@@ -121,11 +106,7 @@ async def _wait_for_pages(sandbox: Sandbox, pages: int, deadline: float = 60) ->
 async def test_long_runs_of_429s_are_waited_out_even_beyond_the_retry_budget(
     sandbox: Sandbox,
     server: str,
-    database: Database,
-    database_url: str,
-    temporal_client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
+    make_harness: HarnessFactory,
     captured_logs: LogCapture,
     monkeypatch: pytest.MonkeyPatch,
     report: ReliabilityReport,
@@ -141,16 +122,7 @@ async def test_long_runs_of_429s_are_waited_out_even_beyond_the_retry_budget(
         "_API_RETRY",
         dataclasses.replace(sync_workflow._API_RETRY, maximum_attempts=3),
     )
-    async with http_sync_harness(
-        sandbox=sandbox,
-        base_url=server,
-        database=database,
-        database_url=database_url,
-        client=temporal_client,
-        encryption_keys=encryption_keys,
-        tmp_path=tmp_path,
-        unsandboxed=True,
-    ) as harness:
+    async with make_harness(base_url=server, unsandboxed=True) as harness:
         credential = await harness.add_tenant(TENANT)
         sandbox.force_429(count=5, retry_after=1, endpoint=endpoints.TOKEN)
         handle = await harness.start(credential)
@@ -161,6 +133,7 @@ async def test_long_runs_of_429s_are_waited_out_even_beyond_the_retry_budget(
         waits = sum(s.rate_limit_waits for s in result.streams)
         scenario = _check_exact(
             harness,
+            result,
             Scenario(
                 "api: 429 runs beyond the retry budget",
                 injected=f"{throttled}×429 (5 on token, 5 s on all)",
@@ -168,9 +141,8 @@ async def test_long_runs_of_429s_are_waited_out_even_beyond_the_retry_budget(
                 note=f"retry budget shrunk to 3 attempts (60 in production); "
                 f"{waits} rate-limit waits recorded",
             ),
+            report,
         )
-    report.add(scenario)
-    assert result.status == "completed"
     assert throttled >= 5 + 4, throttled
     assert scenario.refetched == 0  # a 429 is no page: none was served twice
     # Retry-After paces the retries: the storms (about 10 s) plus the sync itself.
@@ -194,14 +166,14 @@ async def test_ten_percent_server_errors_and_timeouts(
     errors = sum(n for kind, n in faults.items() if kind.startswith("error_"))
     scenario = _check_exact(
         harness,
+        result,
         Scenario(
             "api: 6% 5xx + 4% timeouts",
             injected=f"{errors}×5xx, {faults['timeout']}×timeout",
             seconds=watch.seconds,
         ),
+        report,
     )
-    report.add(scenario)
-    assert result.status == "completed"
     assert errors >= 2 and faults["timeout"] >= 1, faults
     # A timed-out request is still answered by the sandbox later (counted as served): at most
     # one extra fetch per timeout; a 5xx never counts as served.
@@ -224,14 +196,14 @@ async def test_truncated_bodies_are_fetched_again_never_applied(
     faults = sandbox.counters.faults
     scenario = _check_exact(
         harness,
+        result,
         Scenario(
             "api: 15% truncated bodies",
             injected=f"{faults['truncate_json']}× cut JSON, {faults['truncate_close']}× dropped",
             seconds=watch.seconds,
         ),
+        report,
     )
-    report.add(scenario)
-    assert result.status == "completed"
     assert faults["truncate_json"] >= 1 and faults["truncate_close"] >= 1, faults
     assert scenario.refetched == 0  # a truncated page is not a served page
 
@@ -268,15 +240,15 @@ async def test_a_token_that_expires_every_minute(
     counters = sandbox.counters
     scenario = _check_exact(
         harness,
+        result,
         Scenario(
             "api: token expires every minute",
             injected=f"{minutes} token lifetimes, {counters.auth_failures['expired_token']}×401",
             seconds=watch.seconds,
             note=f"{counters.tokens_issued} tokens issued for {minutes} expiries",
         ),
+        report,
     )
-    report.add(scenario)
-    assert result.status == "completed"
     assert minutes >= 3
     assert counters.auth_failures["expired_token"] >= 1
     assert counters.tokens_issued >= 2

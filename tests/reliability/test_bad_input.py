@@ -7,21 +7,16 @@ succeeds; and a bad ``modifiedOn`` never moves the high-water mark.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
 
-from db.database import Database
 from sandbox.badrecords import InjectedRecord
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox
 from tests.reliability.support import (
     KINDS,
-    LogCapture,
     ReliabilityReport,
     Scenario,
     SecretLedger,
@@ -41,7 +36,6 @@ from tests.sync.harness import (
     expected_members,
     stored_invoices,
     stored_members,
-    sync_harness,
 )
 
 pytestmark = pytest.mark.reliability
@@ -62,27 +56,6 @@ def sandbox(secret_ledger: SecretLedger) -> Sandbox:
     )
     record_issued_tokens(sandbox, secret_ledger)
     return sandbox
-
-
-@pytest.fixture
-async def harness(
-    sandbox: Sandbox,
-    database: Database,
-    database_url: str,
-    temporal_client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
-    captured_logs: LogCapture,
-) -> AsyncIterator[SyncHarness]:
-    async with sync_harness(
-        sandbox=sandbox,
-        database=database,
-        database_url=database_url,
-        client=temporal_client,
-        encryption_keys=encryption_keys,
-        tmp_path=tmp_path,
-    ) as running:
-        yield running
 
 
 def _feed_pages(sandbox: Sandbox, kind: str) -> list[list[Any]]:

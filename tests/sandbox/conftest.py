@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,12 +15,12 @@ from sandbox import Sandbox, SandboxConfig, TenantSpec, create_app
 from sandbox.generate import Kind
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.timefmt import parse_timestamp
+from tests.openapi import load_schemas
 
 T1 = 1001
 T2 = 1002
 APP_KEY = "ak1.sandbox"
 BASE_URL = "http://sandbox.test"
-SCHEMAS_PATH = Path(__file__).parent / "openapi" / "selected-schemas.json"
 
 EXPORT_PATHS: dict[Kind, str] = {
     "invoices": "/accounting/v2/tenant/{t}/export/invoices",
@@ -156,8 +154,8 @@ def _format_checker() -> Any:
 
 @pytest.fixture(scope="session")
 def schemas() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMAS_PATH.read_text())
-    return loaded
+    """ServiceTitan's component schemas, by name (tests/openapi)."""
+    return load_schemas()
 
 
 @pytest.fixture(scope="session")

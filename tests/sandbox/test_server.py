@@ -13,8 +13,9 @@ import httpx
 import pytest
 import servicepytan
 
+from core.embedded import sandbox as embedded
 from sandbox import Sandbox, SandboxConfig, demo_config
-from sandbox.config import parse_tenants
+from sandbox.config import DEFAULT_APP_KEY, parse_tenants
 from sandbox.generate import Kind
 from sandbox.server import require_loopback, serve_in_thread
 
@@ -103,6 +104,17 @@ def test_demo_config_is_small_and_pages() -> None:
     assert len(config.tenants) == 2
     sandbox = Sandbox(config)
     assert sandbox.export_page(1001, "invoices", None).has_more
+
+
+def test_the_embedded_demo_uses_credentials_the_sandbox_accepts() -> None:
+    """``./dev run`` starts the sandbox with its defaults and onboards the demo tenant with
+    the credential stated in core/embedded/sandbox.py: the two must agree."""
+    demo = SandboxConfig(tenants=parse_tenants(embedded.DEMO_TENANTS)).tenant(embedded.DEMO_TENANT)
+    assert (demo.client_id, demo.client_secret) == (
+        embedded.DEMO_CLIENT_ID,
+        embedded.DEMO_CLIENT_SECRET,
+    )
+    assert embedded.APP_KEY == DEFAULT_APP_KEY
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int]:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -19,15 +16,21 @@ import httpx
 import pytest
 import structlog
 
-from core.settings import PROJECT_ROOT
 from sandbox import Sandbox, SandboxConfig, TenantSpec, create_app
 from sandbox.config import DEFAULT_APP_KEY
 from servicetitan.client import ServiceTitanClient
 from servicetitan.config import ClientConfig, Credentials, EnvironmentUrls
 from servicetitan.http import new_http_client
 from servicetitan.ratelimit import RateLimiterRegistry
-from servicetitan.tokens import MemoryTokenStore, TokenStore
-from tests.servicetitan.support import SECRETS, RecordingTransport, SecretRegistry, ShiftedClock
+from servicetitan.tokens import TokenStore
+from tests.servicetitan.support import (
+    SECRETS,
+    MemoryTokenStore,
+    RecordingTransport,
+    SecretRegistry,
+    ShiftedClock,
+)
+from tests.support.processes import SandboxServer, running
 
 TENANT = 2001
 SMALL_TENANT = 2002
@@ -181,43 +184,11 @@ REAL_TENANTS = f"{TENANT}:300:900,{SMALL_TENANT}:40:100"
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m sandbox serve`` on 127.0.0.1 and a free port; yields its base URL."""
-    port_file = tmp_path_factory.mktemp("sandbox") / "port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--tenants",
-            REAL_TENANTS,
-            "--export-page-size",
-            "200",
-            "--quiet",
-        ],
-        cwd=PROJECT_ROOT,
+    server = SandboxServer(
+        tenants=REAL_TENANTS, workdir=tmp_path_factory.mktemp("sandbox"), export_page_size=200
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            if process.poll() is not None:
-                raise RuntimeError(f"sandbox server exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("sandbox server did not start within 30 s")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{int(port_file.read_text().strip())}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with running(server):
+        yield server.start(ready_timeout=30).url
 
 
 class SandboxAdmin:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
+
+from servicetitan.tokens import AccessToken
 
 
 class SecretRegistry:
@@ -64,3 +69,28 @@ class ShiftedClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+
+class MemoryTokenStore:
+    """A process-local ``TokenStore``: the client tests' stand-in for ``db.token_store``."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, AccessToken] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def load(self, credential_id: int) -> AccessToken | None:
+        return self._tokens.get(credential_id)
+
+    async def save(self, credential_id: int, token: AccessToken) -> None:
+        self._tokens[credential_id] = token
+
+    async def invalidate(self, credential_id: int, token_value: str) -> None:
+        current = self._tokens.get(credential_id)
+        if current is not None and current.value == token_value:
+            del self._tokens[credential_id]
+
+    @asynccontextmanager
+    async def refresh_lock(self, credential_id: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(credential_id, asyncio.Lock())
+        async with lock:
+            yield

@@ -23,8 +23,8 @@ from servicetitan.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from servicetitan.tokens import AccessToken, MemoryTokenStore
-from tests.servicetitan.support import SECRETS, RecordingTransport
+from servicetitan.tokens import AccessToken
+from tests.servicetitan.support import SECRETS, MemoryTokenStore, RecordingTransport
 
 URLS = EnvironmentUrls("https://auth.test", "https://api.test")
 CONFIG = ClientConfig(app_key="ak1.unit", integration=URLS, production=URLS)

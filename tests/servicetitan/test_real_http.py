@@ -18,13 +18,13 @@ from servicetitan.errors import ConnectionFailed, RateLimited, RequestTimeout
 from servicetitan.http import close_shared_http_client, shared_http_client
 from servicetitan.pages import ExportStream, ListResource
 from servicetitan.ratelimit import RateLimiterRegistry
-from servicetitan.tokens import MemoryTokenStore
 from tests.servicetitan.conftest import (
     TENANT,
     SandboxAdmin,
     client_config,
     credentials_for,
 )
+from tests.servicetitan.support import MemoryTokenStore
 
 
 def _client(

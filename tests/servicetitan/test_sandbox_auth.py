@@ -10,9 +10,8 @@ from sandbox import Sandbox
 from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected
 from servicetitan.pages import ExportStream, ListResource
-from servicetitan.tokens import MemoryTokenStore
 from tests.servicetitan.conftest import SMALL_TENANT, TENANT, ClientFactory, credentials_for
-from tests.servicetitan.support import ShiftedClock
+from tests.servicetitan.support import MemoryTokenStore, ShiftedClock
 
 
 async def test_token_is_cached_and_shared_by_two_clients(

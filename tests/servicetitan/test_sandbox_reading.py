@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -13,9 +16,9 @@ import pytest
 from sandbox import Sandbox
 from sandbox.generate import Kind
 from servicetitan.errors import BadRequest
-from servicetitan.models import ExportCustomer, ExportInvoice
+from servicetitan.models import RecordProblem, ServiceTitanModel, parse_record
 from servicetitan.pages import ExportPage, ExportStream, ListResource
-from servicetitan.parsing import RejectedRecord, parse_export_page, parse_records
+from tests.records.export_models import ExportCustomer, ExportCustomerContact, ExportInvoice
 from tests.servicetitan.conftest import TENANT, ClientFactory
 
 KIND: dict[ExportStream, Kind] = {
@@ -23,6 +26,36 @@ KIND: dict[ExportStream, Kind] = {
     ExportStream.CUSTOMERS: "customers",
     ExportStream.CUSTOMER_CONTACTS: "contacts",
 }
+
+
+M = TypeVar("M", bound=ServiceTitanModel)
+
+FULL_MODEL: dict[ExportStream, type[ExportInvoice | ExportCustomer | ExportCustomerContact]] = {
+    ExportStream.INVOICES: ExportInvoice,
+    ExportStream.CUSTOMERS: ExportCustomer,
+    ExportStream.CUSTOMER_CONTACTS: ExportCustomerContact,
+}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the model refused: its problem and its raw data."""
+
+    problem: RecordProblem
+    raw: Any
+
+
+def parse_all(model: type[M], raw_records: Iterable[Any]) -> tuple[list[M], list[Rejected]]:
+    """Every record through the full model, one at a time: (parsed, rejected)."""
+    parsed: list[M] = []
+    rejected: list[Rejected] = []
+    for raw in raw_records:
+        result = parse_record(model, raw)
+        if isinstance(result, RecordProblem):
+            rejected.append(Rejected(result, raw))
+        else:
+            parsed.append(result)
+    return parsed, rejected
 
 
 async def _all_pages(client, stream: ExportStream, from_=None) -> list[ExportPage]:
@@ -146,10 +179,8 @@ async def test_counts_for_progress_bars(sandbox: Sandbox, make_client: ClientFac
 async def test_money_and_timestamps_are_parsed(make_client: ClientFactory) -> None:
     client = make_client()
     page = await client.fetch_export_page(ExportStream.INVOICES)
-    parsed = parse_export_page(page)
-    assert parsed.rejected == []
-    assert len(parsed.records) == page.record_count
-    invoices = [r for r in parsed.records if isinstance(r, ExportInvoice)]
+    invoices, rejected = parse_all(ExportInvoice, page.records())
+    assert rejected == []
     assert len(invoices) == page.record_count
 
     seven_digits = re.compile(r"\.(\d{7})Z$")
@@ -171,9 +202,9 @@ async def test_money_and_timestamps_are_parsed(make_client: ClientFactory) -> No
     assert checked_time > 0
 
     customers = await client.fetch_export_page(ExportStream.CUSTOMERS)
-    typed = parse_records(ExportCustomer, customers.records())
-    assert typed.rejected == []
-    assert all(isinstance(c.balance, Decimal) for c in typed.records if c.balance is not None)
+    typed, rejected = parse_all(ExportCustomer, customers.records())
+    assert rejected == []
+    assert all(isinstance(c.balance, Decimal) for c in typed if c.balance is not None)
 
 
 @pytest.mark.parametrize("kind", ["invoices", "customers", "contacts"])
@@ -187,13 +218,13 @@ async def test_malformed_records_are_reported_and_the_page_kept(
 
     received = 0
     parsed_ids: set[int] = set()
-    rejected: list[RejectedRecord] = []
+    rejected: list[Rejected] = []
     for page in pages:
-        result = parse_export_page(page)
-        assert len(result.records) + len(result.rejected) == page.record_count
+        parsed, refused = parse_all(FULL_MODEL[stream], page.records())
+        assert len(parsed) + len(refused) == page.record_count
         received += page.record_count
-        parsed_ids.update(record.id for record in result.records)
-        rejected.extend(result.rejected)
+        parsed_ids.update(record.id for record in parsed)
+        rejected.extend(refused)
     served = list(sandbox.records(TENANT, kind))
     assert received == len(served)
     # Every good record survived its page.
@@ -203,7 +234,7 @@ async def test_malformed_records_are_reported_and_the_page_kept(
 
     # The model rejects what breaks its contract; the records mapping (records/) judges the
     # rest (absurd values, NUL, surrogates) on what it stores.
-    rejected_ids = {r.record_id for r in rejected}
+    rejected_ids = {r.problem.record_id for r in rejected}
     structural = {"wrong_type_field", "unparsable_date", "unparsable_modified_on"}
     for record in injected:
         if record.case in structural:
@@ -212,9 +243,7 @@ async def test_malformed_records_are_reported_and_the_page_kept(
             assert str(record.id) not in rejected_ids, record.case
     assert None in rejected_ids  # missing_id: no id to show, still reported
     assert any(i and i.startswith("ST-") for i in rejected_ids)  # wrong_type_id
-    for reject in rejected:
-        assert reject.reason
-        assert orjson.loads(reject.raw_json) == reject.raw
-    reasons = " | ".join(r.reason for r in rejected)
+    assert all(reject.problem.reason for reject in rejected)
+    reasons = " | ".join(r.problem.reason for r in rejected)
     assert "id: required" in reasons
     assert "modifiedOn: not a timestamp ('yesterday')" in reasons

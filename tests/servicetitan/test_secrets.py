@@ -19,7 +19,6 @@ from servicetitan.config import Credentials
 from servicetitan.errors import ServiceTitanError
 from servicetitan.pages import ExportStream, ListResource
 from servicetitan.ratelimit import RateLimiterRegistry
-from servicetitan.tokens import MemoryTokenStore
 from tests.servicetitan.conftest import (
     SMALL_TENANT,
     TENANT,
@@ -29,7 +28,7 @@ from tests.servicetitan.conftest import (
     client_config,
     credentials_for,
 )
-from tests.servicetitan.support import SECRETS, ShiftedClock
+from tests.servicetitan.support import SECRETS, MemoryTokenStore, ShiftedClock
 
 
 def _texts(error: BaseException) -> list[str]:

@@ -1,15 +1,20 @@
 """End-to-end sync harness: a real worker, real Temporal and PostgreSQL, the sandbox in-process.
 
 The worker's HTTP client talks to the sandbox app through httpx's ASGI transport, so every
-request takes the real HTTP client path (headers, status codes, bodies) without a socket.
-``expected_*`` compute what the tables must hold from the sandbox's ground truth.
+request takes the real HTTP client path (headers, status codes, bodies) without a socket; with
+``base_url`` it reaches a sandbox served on a real loopback socket instead (timeouts and
+dropped connections are real). ``expected_*`` compute what the tables must hold from the
+sandbox's ground truth.
+
+Fixtures (registered for the whole suite by tests/conftest.py): ``make_harness`` starts a
+harness on the test's ``sandbox`` fixture with options, ``harness`` is one with the defaults.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,9 +22,11 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.registry import all_activities
 from contracts.sync import SyncInput, SyncResult
 from core.crypto import SecretBox
 from core.settings import Settings, load_settings
@@ -31,14 +38,17 @@ from runtime.worker import build_worker, make_dependencies
 from sandbox.app import create_app
 from sandbox.state import Sandbox
 from servicetitan.config import ClientConfig, EnvironmentUrls
+from servicetitan.http import new_http_client
+from workflows import WORKFLOWS
 from workflows.sync import SyncWorkflow, workflow_id_for
 
 SANDBOX_URL = "http://sandbox.test"
 APP_KEY = "ak1.sandbox"
 
 
-def sandbox_client_config(**overrides: Any) -> ClientConfig:
-    urls = EnvironmentUrls(SANDBOX_URL, SANDBOX_URL)
+def sandbox_client_config(base_url: str = SANDBOX_URL, **overrides: Any) -> ClientConfig:
+    """Both environments at the sandbox (in-process by default), rate limit out of the way."""
+    urls = EnvironmentUrls(base_url, base_url)
     values: dict[str, Any] = {
         "app_key": APP_KEY,
         "production": urls,
@@ -160,8 +170,16 @@ async def sync_harness(
     tmp_path: Path,
     run_worker: bool = True,
     client_config: ClientConfig | None = None,
+    base_url: str | None = None,
+    unsandboxed: bool = False,
     **settings_overrides: Any,
 ) -> AsyncIterator[SyncHarness]:
+    """A harness whose worker (unless ``run_worker`` is false) polls a task queue of its own.
+
+    ``base_url``: the sandbox served over a real socket (``serve_in_thread``) instead of
+    in-process. ``unsandboxed`` runs the workflow code without Temporal's sandbox, so a test
+    can patch module constants of ``workflows.sync`` (e.g. shrink a retry policy).
+    """
     task_queue = f"sync-test-{uuid.uuid4().hex[:8]}"
     settings = load_settings(
         _env_file=None,
@@ -172,8 +190,11 @@ async def sync_harness(
         data_dir=tmp_path,
         **settings_overrides,
     )
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sandbox)))
-    config = client_config or sandbox_client_config()
+    if base_url is None:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sandbox)))
+    else:
+        http = new_http_client()
+    config = client_config or sandbox_client_config(base_url or SANDBOX_URL)
     harness = SyncHarness(
         sandbox=sandbox,
         database=database,
@@ -186,16 +207,61 @@ async def sync_harness(
     )
     deps = make_dependencies(settings, database, config, client, http=http)
     try:
-        if run_worker:
-            worker = build_worker(client, settings, deps, task_queue=task_queue)
-            harness.worker = worker
-            async with worker:
-                yield harness
-                await _terminate_leftovers(client, task_queue)
-        else:
+        if not run_worker:
             yield harness
+            return
+        if unsandboxed:
+            worker = Worker(
+                client,
+                task_queue=task_queue,
+                workflows=WORKFLOWS,
+                activities=all_activities(deps),
+                workflow_runner=UnsandboxedWorkflowRunner(),
+            )
+        else:
+            worker = build_worker(client, settings, deps, task_queue=task_queue)
+        harness.worker = worker
+        async with worker:
+            yield harness
+            await _terminate_leftovers(client, task_queue)
     finally:
         await http.aclose()
+
+
+HarnessFactory = Callable[..., AbstractAsyncContextManager[SyncHarness]]
+
+
+@pytest.fixture
+def make_harness(
+    sandbox: Sandbox,
+    database: Database,
+    database_url: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    tmp_path: Path,
+) -> HarnessFactory:
+    """``async with make_harness(**options) as harness``: ``sync_harness`` on this test's
+    ``sandbox``, database, Temporal server and keys."""
+
+    def make(**options: Any) -> AbstractAsyncContextManager[SyncHarness]:
+        return sync_harness(
+            sandbox=sandbox,
+            database=database,
+            database_url=database_url,
+            client=temporal_client,
+            encryption_keys=encryption_keys,
+            tmp_path=tmp_path,
+            **options,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def harness(make_harness: HarnessFactory) -> AsyncIterator[SyncHarness]:
+    """A running worker syncing from this test's ``sandbox`` (in-process), default options."""
+    async with make_harness() as running:
+        yield running
 
 
 async def _terminate_leftovers(client: Client, task_queue: str) -> None:

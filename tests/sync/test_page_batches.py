@@ -6,6 +6,7 @@ and PostgreSQL; the workflow's use of them runs on the real worker.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from typing import Any
@@ -16,7 +17,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import errors, heartbeat, sync_activities
+from activities import apply as apply_module
+from activities import errors, heartbeat
+from activities.apply import ApplyActivities
+from activities.dependencies import SyncDependencies
+from activities.fetch import FetchActivities
+from activities.run_lifecycle import RunActivities
+from activities.tokens import TokenActivities
 from contracts.sync import (
     ApplyPagesInput,
     ErrorType,
@@ -27,7 +34,6 @@ from contracts.sync import (
     RunContext,
     StartRunInput,
 )
-from activities.sync_activities import SyncActivities
 from runtime.worker import make_dependencies
 from servicetitan.errors import ServiceUnavailable
 from tests.sync.conftest import TENANT
@@ -37,11 +43,11 @@ from workflows.sync import PAGES_PER_ACTIVITY, workflow_id_for
 PAGE_SIZE = 50  # tests/sync/conftest.py: 240 customers are 5 pages
 
 
-class FailingAfter(SyncActivities):
+class FailingAfter(FetchActivities):
     """Fails every page fetch after the first ``good`` ones, as a 503 would."""
 
-    def __init__(self, harness: SyncHarness, good: int) -> None:
-        super().__init__(_dependencies(harness))
+    def __init__(self, deps: SyncDependencies, good: int) -> None:
+        super().__init__(deps)
         self.good = good
 
     async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> Any:
@@ -51,26 +57,27 @@ class FailingAfter(SyncActivities):
         return await super()._download(input, previous)
 
 
-def _dependencies(harness: SyncHarness) -> Any:
+def _dependencies(harness: SyncHarness) -> SyncDependencies:
+    """A worker's dependencies (its own page hand-off: another worker has others)."""
     return make_dependencies(
         harness.settings, harness.database, harness.client_config, None, http=harness.http
     )
 
 
-async def _begin(harness: SyncHarness, acts: SyncActivities) -> tuple[int, RunContext]:
+async def _begin(harness: SyncHarness, deps: SyncDependencies) -> tuple[int, RunContext]:
     credential = await harness.add_tenant(TENANT)
     env = ActivityEnvironment()
     context = await env.run(
-        acts.start_run,
+        RunActivities(deps).start_run,
         StartRunInput(credential, "customers", "manual", "full", None, "batches", "run"),
     )
-    await env.run(acts.refresh_token, RefreshTokenInput(credential))
+    await env.run(TokenActivities(deps).refresh_token, RefreshTokenInput(credential))
     return credential, context
 
 
 async def _fetch(
     env: ActivityEnvironment,
-    acts: SyncActivities,
+    fetch: FetchActivities,
     credential: int,
     context: RunContext,
     *,
@@ -78,18 +85,18 @@ async def _fetch(
 ) -> PageBatch:
     """``fetch_pages`` of the customers feed from its start."""
     return await env.run(
-        acts.fetch_pages,
+        fetch.fetch_pages,
         FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=max_pages),
     )
 
 
 async def _fetched(
-    harness: SyncHarness, acts: SyncActivities
+    harness: SyncHarness, deps: SyncDependencies
 ) -> tuple[ActivityEnvironment, ApplyPagesInput, PageBatch]:
     """A run begun and the customers feed's first three pages fetched: the apply's input."""
-    credential, context = await _begin(harness, acts)
+    credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=3)
+    batch = await _fetch(env, FetchActivities(deps), credential, context, max_pages=3)
     apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
     return env, apply, batch
 
@@ -97,13 +104,14 @@ async def _fetched(
 async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
     harness: SyncHarness,
 ) -> None:
-    acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
+    deps = _dependencies(harness)
+    fetch = FetchActivities(deps)
+    credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
-    first = await _fetch(env, acts, credential, context, max_pages=3)
+    first = await _fetch(env, fetch, credential, context, max_pages=3)
     assert [page.record_count for page in first.pages] == [PAGE_SIZE] * 3
     rest = await env.run(
-        acts.fetch_pages,
+        fetch.fetch_pages,
         FetchPageInput(
             credential, context.sync_log_id, "customers", first.pages[-1].cursor_out, max_pages=9
         ),
@@ -124,15 +132,16 @@ async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
 async def test_a_failure_after_the_first_page_returns_the_pages_staged_so_far(
     harness: SyncHarness,
 ) -> None:
-    acts = FailingAfter(harness, good=2)
-    credential, context = await _begin(harness, acts)
+    deps = _dependencies(harness)
+    fetch = FailingAfter(deps, good=2)
+    credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
-    batch = await _fetch(env, acts, credential, context, max_pages=4)
+    batch = await _fetch(env, fetch, credential, context, max_pages=4)
     assert len(batch.pages) == 2
     # The next batch meets the failure on its first page: that fails the activity, retryably.
     with pytest.raises(ApplicationError) as raised:
         await env.run(
-            acts.fetch_pages,
+            fetch.fetch_pages,
             FetchPageInput(
                 credential,
                 context.sync_log_id,
@@ -149,8 +158,9 @@ async def test_a_retried_fetch_keeps_the_pages_an_earlier_attempt_staged(
     harness: SyncHarness,
 ) -> None:
     """A worker killed mid-batch: the retry fetches only what was not staged yet."""
-    acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
+    deps = _dependencies(harness)
+    acts = FetchActivities(deps)
+    credential, context = await _begin(harness, deps)
     fetch = FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4)
     # The first attempt staged two pages, then died (here: stopped after two).
     first = await ActivityEnvironment().run(
@@ -173,8 +183,9 @@ async def test_a_retried_fetch_keeps_the_pages_an_earlier_attempt_staged(
 async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempotent(
     harness: SyncHarness,
 ) -> None:
-    acts = SyncActivities(_dependencies(harness))
-    env, apply, batch = await _fetched(harness, acts)
+    deps = _dependencies(harness)
+    acts = ApplyActivities(deps)
+    env, apply, batch = await _fetched(harness, deps)
     harness.rows(  # the second page's staged copy is gone, as after a crash restart
         "DELETE FROM servicetitan_staged_pages WHERE id = %s RETURNING id",
         batch.pages[1].page_id,
@@ -197,8 +208,9 @@ async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempoten
 async def test_map_and_insert_pages_stops_at_the_page_that_finds_the_sync_disabled(
     harness: SyncHarness,
 ) -> None:
-    acts = SyncActivities(_dependencies(harness))
-    env, apply, _batch = await _fetched(harness, acts)
+    deps = _dependencies(harness)
+    acts = ApplyActivities(deps)
+    env, apply, _batch = await _fetched(harness, deps)
     harness.rows(
         "UPDATE servicetitan_credentials SET sync_enabled = false, "
         "disabled_reason = 'paused by the test' WHERE id = %s RETURNING id",
@@ -223,7 +235,6 @@ async def test_a_sync_runs_several_pages_per_activity(harness: SyncHarness) -> N
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
     applies = names.count("map_and_insert_pages")
-    assert "fetch_page" not in names and "map_and_insert" not in names
 
     def batches(pages: int) -> int:
         """A stream's batches: 1 page, 2 pages, then PAGES_PER_ACTIVITY pages each."""
@@ -248,28 +259,42 @@ async def test_a_batch_beats_even_when_each_page_is_quicker_than_the_interval(
     whose sum over a batch could pass the 15 s heartbeat timeout without a beat.
     """
     monkeypatch.setattr(heartbeat, "INTERVAL_SECONDS", 0.15)
-    acts = SyncActivities(_dependencies(harness))
-    credential, context = await _begin(harness, acts)
+    deps = _dependencies(harness)
+    fetch, apply = FetchActivities(deps), ApplyActivities(deps)
+    credential, context = await _begin(harness, deps)
     harness.sandbox.set_faults(latency_seconds=0.1)
     env = ActivityEnvironment()
     beats: list[dict[str, Any]] = []
     env.on_heartbeat = lambda *details: beats.append(dict(details[0]))
-    batch = await _fetch(env, acts, credential, context, max_pages=4)
+    batch = await _fetch(env, fetch, credential, context, max_pages=4)
     assert len(batch.pages) == 4
     assert any(beat.get("phase") == "batch" for beat in beats), beats
+
+    # The apply's pages take ~0.1 s each too: the batch's loop beats, naming its pages.
     beats.clear()
+    write = apply._write
+
+    async def slow_write(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.1)
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "_write", slow_write)
     await env.run(
-        acts.map_and_insert_pages,
+        apply.map_and_insert_pages,
         ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages),
     )
     assert harness.scalar("SELECT count(*) FROM members_stream") == 4 * PAGE_SIZE
+    assert beats and all(beat["phase"] == "batch" for beat in beats), beats
+    page_ids = {page.page_id for page in batch.pages}
+    assert any(beat.get("page_id") in page_ids for beat in beats), beats
+    assert max(beat.get("pages", 0) for beat in beats) >= 1, beats
 
 
-class Recording(SyncActivities):
+class Recording(FetchActivities):
     """Records when each page's download starts and its staging ends."""
 
-    def __init__(self, harness: SyncHarness) -> None:
-        super().__init__(_dependencies(harness))
+    def __init__(self, deps: SyncDependencies) -> None:
+        super().__init__(deps)
         self.events: list[str] = []
 
     async def _download(self, input: FetchPageInput, previous: dict[str, Any]) -> Any:
@@ -285,8 +310,9 @@ class Recording(SyncActivities):
 async def test_the_next_page_downloads_while_the_current_one_is_staged(
     harness: SyncHarness,
 ) -> None:
-    acts = Recording(harness)
-    credential, context = await _begin(harness, acts)
+    deps = _dependencies(harness)
+    acts = Recording(deps)
+    credential, context = await _begin(harness, deps)
     batch = await _fetch(ActivityEnvironment(), acts, credential, context, max_pages=3)
     first, second, third = (page.cursor_in for page in batch.pages)
     assert acts.events == [
@@ -303,15 +329,16 @@ async def test_a_failed_analyze_does_not_fail_the_applied_page(
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Statistics are an optimisation: the page is committed before they are refreshed."""
-    acts = SyncActivities(_dependencies(harness))
-    env, apply, _batch = await _fetched(harness, acts)
+    deps = _dependencies(harness)
+    acts = ApplyActivities(deps)
+    env, apply, _batch = await _fetched(harness, deps)
     attempts: list[list[str]] = []
 
     async def failing(connection: Any, tables: list[str]) -> list[str]:
         attempts.append(tables)
         raise psycopg.OperationalError("analyze failed")
 
-    monkeypatch.setattr(sync_activities, "analyze_statistics", failing)
+    monkeypatch.setattr(apply_module, "analyze_statistics", failing)
     result = await env.run(acts.map_and_insert_pages, apply)
     assert [r.inserted for r in result.results] == [PAGE_SIZE] * 3
     # The members table was never analyzed: the batch found it stale and asked after commit.
@@ -322,8 +349,9 @@ async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pages of a batch share one transaction: whole pages or none, never a prefix."""
-    acts = SyncActivities(_dependencies(harness))
-    env, apply, batch = await _fetched(harness, acts)
+    deps = _dependencies(harness)
+    acts = ApplyActivities(deps)
+    env, apply, batch = await _fetched(harness, deps)
     write = acts._write
     writes = 0
 

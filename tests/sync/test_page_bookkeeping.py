@@ -1,20 +1,21 @@
-"""The apply's combined bookkeeping statements do exactly what the separate ones do.
+"""The apply's bookkeeping statements: what they read, write and answer.
 
-``page_to_apply`` reads what ``load_page``, ``credential_context`` and ``run_owner`` read;
-``record_page_progress`` writes what ``advance_cursor`` and ``record_progress`` write and
-answers what ``sync_allowed`` answers. Two runs side by side, one bookkept each way.
+``page_to_apply`` reads a staged page (locked), its credential and its run's owner in one
+statement; ``record_page_progress`` moves the stream's cursor, the run's totals and the import
+job's progress in one statement, and answers the kill switches.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.crypto import SecretBox
-from db import credentials, sync_runs
+from db import credentials, members, progress, runs, staging
 from db.database import Database
 
 ACTOR = "test"
@@ -22,7 +23,7 @@ ACTOR = "test"
 
 async def _run(
     connection: AsyncConnection, box: SecretBox, tag: str
-) -> tuple[int, sync_runs.StartedRun, int]:
+) -> tuple[int, runs.StartedRun, int]:
     """A company, a credential, a started run and one staged customers page."""
     company = await credentials.add_company(
         connection, name=f"Co {tag}", intacct_id=f"ACCT-{tag}", primary_trade="HVAC", actor=ACTOR
@@ -37,8 +38,8 @@ async def _run(
         environment="integration",
         actor=ACTOR,
     )
-    context = await sync_runs.credential_context(connection, credential)
-    run = await sync_runs.start_run(
+    context = await credentials.credential_context(connection, credential)
+    run = await runs.start_run(
         connection,
         context,
         streams=("customers",),
@@ -50,7 +51,7 @@ async def _run(
         run_id=f"run-{tag}",
         actor=ACTOR,
     )
-    page_id = await sync_runs.stage_page(
+    page_id = await staging.stage_page(
         connection,
         credential_id=credential,
         sync_log_id=run.sync_log_id,
@@ -64,7 +65,7 @@ async def _run(
     return credential, run, page_id
 
 
-async def _state(connection: AsyncConnection, credential: int, run: sync_runs.StartedRun) -> Any:
+async def _state(connection: AsyncConnection, credential: int, run: runs.StartedRun) -> Any:
     """Everything the bookkeeping writes, without ids and clocks."""
     return (
         await connection.execute(
@@ -81,106 +82,81 @@ async def _state(connection: AsyncConnection, credential: int, run: sync_runs.St
     ).one()
 
 
-async def test_combined_bookkeeping_matches_the_separate_statements(
+async def test_page_progress_moves_cursor_totals_and_import_job_and_answers_the_switches(
     database: Database, secret_box: SecretBox
 ) -> None:
     high_water = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
     async with database.transaction() as connection:
-        old_credential, old_run, old_page = await _run(connection, secret_box, "old")
-        new_credential, new_run, new_page = await _run(connection, secret_box, "new")
-        # Each run has one page applied already, so "so far" counts earlier pages too.
-        for page in (old_page, new_page):
-            await connection.execute(
-                text("UPDATE servicetitan_staged_pages SET applied_at = now() WHERE id = :p"),
-                {"p": page},
-            )
-        for credential, run in ((old_credential, old_run), (new_credential, new_run)):
-            await sync_runs.stage_page(
+        credential, run, page = await _run(connection, secret_box, "progress")
+        # One page of 700 records is applied already, so "so far" counts it too.
+        await connection.execute(
+            text("UPDATE servicetitan_staged_pages SET applied_at = now() WHERE id = :p"),
+            {"p": page},
+        )
+
+        async def record(
+            cursor: str, stamp: datetime | None, processed: int, rejected: int
+        ) -> tuple[bool, str | None]:
+            return await progress.record_page_progress(
                 connection,
                 credential_id=credential,
                 sync_log_id=run.sync_log_id,
-                stream="customers",
-                cursor_in="token-1",
-                cursor_out="token-2",
-                has_more=False,
-                record_count=300,
-                body=b"body",
-            )
-        for pages, (processed, rejected) in enumerate(((695, 5), (298, 2)), start=1):
-            cursor = f"token-{pages}"
-            await sync_runs.advance_cursor(
-                connection,
-                credential_id=old_credential,
+                import_job_id=run.import_job_id,
                 stream="customers",
                 continue_from=cursor,
-                high_water=high_water,
-                records=processed,
-                sync_log_id=old_run.sync_log_id,
-            )
-            await sync_runs.record_progress(
-                connection,
-                sync_log_id=old_run.sync_log_id,
-                import_job_id=old_run.import_job_id,
-                stream="customers",
-                processed=processed,
-                rejected=rejected,
-                expected_total=1200,
-            )
-            allowed_old = await sync_runs.sync_allowed(connection, old_credential, globally=True)
-            allowed_new = await sync_runs.record_page_progress(
-                connection,
-                credential_id=new_credential,
-                sync_log_id=new_run.sync_log_id,
-                import_job_id=new_run.import_job_id,
-                stream="customers",
-                continue_from=cursor,
-                high_water=high_water,
+                high_water=stamp,
                 processed=processed,
                 rejected=rejected,
                 expected_total=1200,
                 globally=True,
             )
-            assert allowed_new == allowed_old == (True, None)
-            old_state = await _state(connection, old_credential, old_run)
-            new_state = await _state(connection, new_credential, new_run)
-            assert new_state == old_state
-        assert old_state.progress_text == "Synced 1000 customers records so far"
-        assert old_state.pages_applied == 2 and old_state.records_applied == 993
 
-        # The kill switches answer the same, with their reasons.
-        for credential in (old_credential, new_credential):
-            await credentials.set_sync_enabled(
-                connection, credential_id=credential, enabled=False, reason="audit", actor=ACTOR
-            )
-        answer = await sync_runs.record_page_progress(
-            connection,
-            credential_id=new_credential,
-            sync_log_id=new_run.sync_log_id,
-            import_job_id=new_run.import_job_id,
-            stream="customers",
-            continue_from="token-3",
-            high_water=None,
-            processed=1,
-            rejected=0,
-            expected_total=None,
-            globally=True,
+        assert await record("token-2", high_water, 695, 5) == (True, None)
+        assert tuple(await _state(connection, credential, run)) == (
+            "token-2",
+            high_water,
+            1,
+            695,
+            True,
+            695,
+            5,
+            "Synced 1400 customers records so far",
+            Decimal("99.00"),  # more than expected: 99 % until the run is finished
         )
-        assert answer == await sync_runs.sync_allowed(connection, old_credential, globally=True)
-        assert answer == (False, "the credential is disabled: audit")
-        # ...and the statement still recorded the page (a page boundary, not a rollback).
-        state = await _state(connection, new_credential, new_run)
-        assert state.continue_from == "token-3" and state.pages_applied == 3
-        assert (await sync_runs.sync_allowed(connection, old_credential, globally=False))[
-            0
-        ] is False
+        # An older modifiedOn never lowers the high-water mark.
+        assert await record("token-3", high_water - timedelta(days=1), 298, 2) == (True, None)
+        assert tuple(await _state(connection, credential, run)) == (
+            "token-3",
+            high_water,
+            2,
+            993,
+            True,
+            993,
+            7,
+            "Synced 1000 customers records so far",  # 700 applied + this page's 300
+            Decimal("83.33"),
+        )
+
+        # The kill switches answer with their reasons, and the page is still recorded.
+        await credentials.set_sync_enabled(
+            connection, credential_id=credential, enabled=False, reason="audit", actor=ACTOR
+        )
+        assert await record("token-4", None, 1, 0) == (False, "the credential is disabled: audit")
+        state = await _state(connection, credential, run)
+        assert state.continue_from == "token-4" and state.pages_applied == 3
+        assert await progress.sync_allowed(connection, credential, globally=True) == (
+            False,
+            "the credential is disabled: audit",
+        )
+        assert (await progress.sync_allowed(connection, credential, globally=False))[0] is False
 
 
-async def test_page_to_apply_reads_what_the_three_reads_read(
+async def test_page_to_apply_reads_the_page_its_credential_and_its_runs_owner(
     database: Database, secret_box: SecretBox
 ) -> None:
     async with database.transaction() as connection:
         credential, run, page_id = await _run(connection, secret_box, "read")
-        loaded = await sync_runs.page_to_apply(
+        loaded = await staging.page_to_apply(
             connection,
             page_id,
             credential_id=credential,
@@ -188,13 +164,30 @@ async def test_page_to_apply_reads_what_the_three_reads_read(
             with_body=True,
         )
         assert loaded is not None
-        assert loaded.page == await sync_runs.load_page(connection, page_id)
-        assert loaded.page.body == b"body" and not loaded.page.applied
-        assert loaded.credential == await sync_runs.credential_context(connection, credential)
-        assert loaded.owner == await sync_runs.run_owner(connection, run.sync_log_id)
-        assert loaded.owner is not None and loaded.owner.import_job_id == run.import_job_id
+        assert loaded.page == staging.StagedPageRow(
+            page_id=page_id,
+            credential_id=credential,
+            sync_log_id=run.sync_log_id,
+            stream="customers",
+            cursor_in="",
+            cursor_out="token-1",
+            has_more=True,
+            record_count=700,
+            body=b"body",
+            applied=False,
+            result=None,
+        )
+        context = loaded.credential
+        assert context is not None
+        assert (context.credential_id, context.intacct_id, context.primary_trade) == (
+            credential,
+            "ACCT-read",
+            "HVAC",
+        )
+        assert (context.tenant_id, context.environment) == ("1234", "integration")
+        assert loaded.owner == runs.RunOwner(credential, context.company_id, run.import_job_id)
 
-        without_body = await sync_runs.page_to_apply(
+        without_body = await staging.page_to_apply(
             connection,
             page_id,
             credential_id=credential,
@@ -204,11 +197,11 @@ async def test_page_to_apply_reads_what_the_three_reads_read(
         assert without_body is not None and without_body.page.body is None
 
         # Unknown credential or run: the page is still read, the missing part is None.
-        stray = await sync_runs.page_to_apply(
+        stray = await staging.page_to_apply(
             connection, page_id, credential_id=999_999, sync_log_id=999_999, with_body=False
         )
         assert stray is not None and stray.credential is None and stray.owner is None
-        gone = await sync_runs.page_to_apply(
+        gone = await staging.page_to_apply(
             connection,
             999_999,
             credential_id=credential,
@@ -223,7 +216,7 @@ async def test_customer_types_of_the_tenants_members_only(
 ) -> None:
     async with database.transaction() as connection:
         credential, _run_started, _page = await _run(connection, secret_box, "types")
-        context = await sync_runs.credential_context(connection, credential)
+        context = await credentials.credential_context(connection, credential)
         for tenant, customer, kind in (
             (context.tenant_id, "1", "Residential"),
             (context.tenant_id, "2", "Commercial"),
@@ -237,8 +230,8 @@ async def test_customer_types_of_the_tenants_members_only(
                 ),
                 {"c": context.company_id, "t": tenant, "id": customer, "kind": kind},
             )
-        types = await sync_runs.customer_types(
+        types = await members.customer_types(
             connection, context.company_id, context.tenant_id, ["1", "2", "3", "4", "5", "x"]
         )
         assert types == {1: "Residential", 2: "Commercial", 3: None}
-        assert await sync_runs.customer_types(connection, context.company_id, "1234", []) == {}
+        assert await members.customer_types(connection, context.company_id, "1234", []) == {}

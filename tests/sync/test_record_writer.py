@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
@@ -12,18 +12,46 @@ from db.database import Database
 from db.record_writer import (
     PREVIOUS_CUSTOMERS_SQL,
     RowContext,
+    TableSpec,
+    UpsertCounts,
     invoice_table,
     member_table,
-    upsert_contacts,
-    upsert_records,
+    upsert_batches,
+    upsert_contact_batches,
 )
 from records.contact import CONTACT_COLUMNS, primary_contacts_by_customer
+from records.copy_text import encode_rows
 from records.invoice import INVOICE_COLUMNS
 from records.member import MEMBER_COLUMNS
 from records.pipeline import map_contacts, map_customers, map_invoices
 
 INVOICES = invoice_table(INVOICE_COLUMNS)
 MEMBERS = member_table(MEMBER_COLUMNS)
+
+
+async def upsert_records(
+    connection: psycopg.AsyncConnection[Any],
+    spec: TableSpec,
+    context: RowContext,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    batch_size: int = 2000,
+) -> UpsertCounts:
+    """Upsert mapped rows (``spec.record_columns`` order) as the sync does: COPY text batches."""
+    batches = encode_rows(rows, prefix=context.values(), batch_size=batch_size)
+    return await upsert_batches(connection, spec, batches)
+
+
+async def upsert_contacts(
+    connection: psycopg.AsyncConnection[Any],
+    company_id: int,
+    source_tenant_id: str,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str],
+) -> tuple[UpsertCounts, int]:
+    """Upsert mapped contacts (``columns`` order) as the sync does, in one COPY batch."""
+    batches = encode_rows(rows, batch_size=max(len(rows), 1))
+    return await upsert_contact_batches(connection, company_id, source_tenant_id, batches, columns)
 
 
 def invoice(

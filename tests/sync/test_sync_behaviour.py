@@ -12,11 +12,11 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from contracts import search_attributes as sa
 from contracts.sync import LaunchInput, SyncInput
 from sandbox import endpoints
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness, stored_invoices, stored_members
-from contracts import search_attributes as sa
 from workflows.launcher import ScheduledSyncWorkflow
 from workflows.sync import SyncWorkflow, workflow_id_for
 

@@ -1,6 +1,6 @@
 """Mapping throughput per stream (prints records/s; asserts nothing about speed).
 
-The full measurement is ``python -m records.bench``; this runs a smaller one so that a
+The full measurement is ``python -m bench.mapping``; this runs a smaller one so that a
 regression shows up in test output.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from records.bench import measure
+from bench.mapping import measure
 
 
 @pytest.mark.slow

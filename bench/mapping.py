@@ -1,6 +1,6 @@
-"""Measure the mapping throughput of each stream on one core.
+"""Measure the mapping throughput of each stream (``records.pipeline``) on one core.
 
-    python -m records.bench [--records 50000] [--page-size 1000] [--repeat 5]
+    python -m bench.mapping [--records 50000] [--page-size 1000] [--repeat 5]
 
 Synthetic records are shaped like real exports (every field the schema lists, a few invoice
 lines, a mix of residential and commercial names, some nulls). The figure reported is the best
@@ -208,8 +208,8 @@ def _loads_seconds(pages: list[bytes]) -> float:
 def measure(records: int, page_size: int, repeat: int) -> list[tuple[str, float, float]]:
     """(stream, mapped records/s, orjson.loads records/s) for each stream, best of ``repeat``.
 
-    Pages are parsed and mapped one at a time and then dropped, as map_and_insert does, so the
-    heap (and the garbage collector's work) stays the size of one page.
+    Pages are parsed and mapped one at a time and then dropped, as the sync does, so the heap
+    (and the garbage collector's work) stays the size of one page.
     """
     streams: list[tuple[str, Callable[..., Any], Callable[[Sequence[Any]], MappedPage[Any]]]] = [
         ("invoices", fake_invoice, map_invoices),

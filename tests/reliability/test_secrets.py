@@ -1,4 +1,4 @@
-"""Secrets: nothing secret in clear anywhere the suite can look. Runs last in the directory.
+"""Secrets: nothing secret in clear anywhere the suite can look. Runs last (see conftest.py).
 
 Needles: the sandbox client secrets (every one starts ``cs1.sandbox-``), every access token
 the sandboxes issued (every one starts with the same JWT header; in-process sandboxes also
@@ -29,7 +29,6 @@ import pytest
 import structlog
 from temporalio.client import Client
 
-from db.database import Database
 from tests.reliability.support import (
     SANDBOX_TOKEN_PREFIX,
     ReliabilityReport,
@@ -99,7 +98,6 @@ async def test_the_scanner_finds_a_planted_canary_everywhere(
 
 @pytest.mark.timeout(240)
 async def test_no_secret_in_clear_in_logs_cli_output_histories_or_databases(
-    database: Database,
     database_url: str,
     temporal_client: Client,
     encryption_keys: str,

@@ -1,0 +1,45 @@
+"""Lookups of members already stored, for mapping the records that refer to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.schema import SOFTWARE
+
+_CUSTOMER_TYPES = text(
+    "SELECT i.id, m.customer_type FROM unnest(:customer_ids) AS i(id) CROSS JOIN LATERAL "
+    "(SELECT customer_type FROM members_stream WHERE company_id = :company_id "
+    "AND software = :software AND source_tenant_id = :tenant AND customer_id = i.id LIMIT 1) m"
+).bindparams(bindparam("customer_ids", type_=ARRAY(Text)))
+"""One probe of the natural-key index per id, whatever the statistics say.
+
+Written as ``customer_id = ANY(:ids)`` or as a correlated subquery per id, the planner may
+scan the tenant's members (per page, or per id when statistics are stale); the lateral
+``LIMIT 1`` over all four columns of the unique key is planned as an index probe per id with
+fresh, stale or missing statistics alike."""
+
+
+async def customer_types(
+    connection: AsyncConnection, company_id: int, source_tenant_id: str, customer_ids: list[str]
+) -> dict[int, str | None]:
+    """ServiceTitan customer type per customer id already in members_stream.
+
+    Invoices carry only the customer's name; knowing the type lets commercial names stay
+    whole and residential ones be split.
+    """
+    if not customer_ids:
+        return {}
+    rows = await connection.execute(
+        _CUSTOMER_TYPES,
+        {
+            # One array parameter, not an IN list of hundreds of placeholders that the
+            # server would parse again for every invoice page.
+            "customer_ids": customer_ids,
+            "company_id": company_id,
+            "software": SOFTWARE,
+            "tenant": source_tenant_id,
+        },
+    )
+    return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
