@@ -7,7 +7,8 @@
 #
 # Dependencies come from uv.lock only (`uv sync --frozen`): the image runs exactly the versions
 # the test suite ran. The runtime stage has no build tools and no uv, runs as a non-root user,
-# and keeps its only writable state (the liveness heartbeat) under DATA_DIR=/data.
+# and keeps its only writable state (the liveness heartbeat) under DATA_DIR=/data, so the root
+# filesystem can be read-only.
 # See docs/operations.md. tests/deploy/test_dockerfile.py keeps this file honest.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
@@ -71,7 +72,9 @@ COPY workflows/ workflows/
 COPY worker.py starter.py ./
 RUN python -m compileall -q /app
 
-USER app
+# Numeric, so a runtime can tell it is not root without /etc/passwd; docker-compose.yml mounts
+# DATA_DIR as a tmpfs owned by this uid and runs the root filesystem read-only.
+USER 10001:10001
 
 # Fresh while the worker polls (runtime/health.py); stale or missing otherwise.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \

@@ -2,14 +2,14 @@
 
 One database engine, one HTTP pool (inside the client package), one token store, one
 encryption key ring, one mapping pool, one page hand-off. ``client_for`` builds a ServiceTitan
-client for a credential from its stored (encrypted) secrets; clients are cheap, but
-decrypting for every page is not free, so decrypted credentials are kept for a short while.
+client for a credential from its stored (encrypted) secrets; clients are cheap, and the
+decrypted credential is kept until its row changes (checked on every use, one key lookup).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from temporalio.client import Client
@@ -25,8 +25,6 @@ from db.token_store import DatabaseTokenStore
 from servicetitan.client import ServiceTitanClient
 from servicetitan.config import ClientConfig, Credentials
 
-CREDENTIAL_CACHE_SECONDS = 60.0
-
 
 @dataclass
 class SyncDependencies:
@@ -40,7 +38,7 @@ class SyncDependencies:
     token_store: DatabaseTokenStore = field(init=False)
     handoff: PageHandoff = field(default_factory=PageHandoff)
     mapping: MappingPool = field(init=False)
-    _credentials: dict[int, tuple[float, Credentials]] = field(default_factory=dict)
+    _credentials: dict[int, tuple[datetime, Credentials]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.token_store = DatabaseTokenStore(self.database, self.box)
@@ -53,14 +51,17 @@ class SyncDependencies:
     async def credentials(self, credential_id: int) -> Credentials:
         """The credential's decrypted client id and secret.
 
-        A credential that is gone or cannot be decrypted fails the activity at once
+        Read afresh whenever the credential's row changed since it was cached, so a new
+        tenant, environment or secret is used by the next activity on every worker. A
+        credential that is gone or cannot be decrypted fails the activity at once
         (non-retryable, with a readable message): no retry would fix either.
         """
-        cached = self._credentials.get(credential_id)
-        if cached is not None and time.monotonic() - cached[0] < CREDENTIAL_CACHE_SECONDS:
-            return cached[1]
         try:
             async with self.database.transaction() as connection:
+                version = await credential_store.credential_version(connection, credential_id)
+                cached = self._credentials.get(credential_id)
+                if cached is not None and cached[0] == version:
+                    return cached[1]
                 context = await credential_store.credential_context(connection, credential_id)
                 secrets = await credential_store.load_secrets(connection, self.box, credential_id)
         except credential_store.NotFoundError as error:
@@ -74,7 +75,7 @@ class SyncDependencies:
             client_id=secrets.client_id,
             client_secret=secrets.client_secret,
         )
-        self._credentials[credential_id] = (time.monotonic(), value)
+        self._credentials[credential_id] = (version, value)
         return value
 
     def forget(self, credential_id: int) -> None:

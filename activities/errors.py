@@ -19,6 +19,7 @@ from db.credentials import NotFoundError
 from servicetitan.errors import (
     BadRequest,
     CredentialsRejected,
+    InvalidResponse,
     NotFound,
     RateLimited,
     ServiceTitanError,
@@ -55,6 +56,10 @@ def from_servicetitan(
         return ApplicationError(message, type=ErrorType.NOT_FOUND, non_retryable=True)
     if isinstance(error, BadRequest):
         return ApplicationError(message, type=ErrorType.BAD_REQUEST, non_retryable=True)
+    if isinstance(error, InvalidResponse) and not error.retryable:
+        # Too large, nested too deeply, an absurd token lifetime: what the server built, so
+        # the same request would only bring it back.
+        return ApplicationError(message, type=ErrorType.INVALID_RESPONSE, non_retryable=True)
     return ApplicationError(
         message,
         type=ErrorType.SERVICE_UNAVAILABLE,

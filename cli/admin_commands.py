@@ -65,18 +65,27 @@ def keys_generate() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(json_output: bool = JSON) -> None:
-    """Re-encrypt every stored secret with the newest key (the first one configured)."""
+    """Re-encrypt every stored secret with the newest key (the first one configured).
+
+    Cached access tokens no key opens are dropped and counted; a client id or secret no key
+    opens stops the rotation with nothing changed.
+    """
 
     async def body(ctx: CommandContext) -> None:
         async with ctx.transaction() as connection:
-            rewritten = await credentials.rotate_encryption(connection, ctx.box, actor=ctx.actor)
+            result = await credentials.rotate_encryption(connection, ctx.box, actor=ctx.actor)
         if ctx.json_output:
-            emit_json({"values_rewritten": rewritten})
-        else:
-            console.print(
-                f"re-encrypted {rewritten} stored values with the newest key; "
-                "older keys can now be removed from CREDENTIAL_ENCRYPTION_KEYS"
+            emit_json(
+                {"values_rewritten": result.rewritten, "tokens_dropped": result.tokens_dropped}
             )
+            return
+        console.print(f"re-encrypted {result.rewritten} stored values with the newest key")
+        if result.tokens_dropped:
+            console.print(
+                f"dropped {result.tokens_dropped} cached access tokens that no configured key "
+                "opens (new ones are requested on the next sync)"
+            )
+        console.print("older keys can now be removed from CREDENTIAL_ENCRYPTION_KEYS")
 
     run_command(json_output, body)
 

@@ -17,7 +17,7 @@ import typer
 from cli.context import CommandContext
 from cli.output import console, emit_json, fail, table, when
 from cli.runner import run_command
-from db import credentials, sync_runs
+from db import credentials
 from db.token_store import DatabaseTokenStore
 from runtime import schedules
 from runtime.servicetitan import client_config
@@ -193,6 +193,9 @@ def credentials_show(
 def credentials_update(
     credential: int = typer.Argument(..., help="Credential id."),
     tenant_id: str | None = typer.Option(None, "--tenant-id", help="New tenant id."),
+    environment: str | None = typer.Option(
+        None, "--environment", help="New environment: production or integration."
+    ),
     client_id: str | None = typer.Option(None, "--client-id", help="New client id."),
     rotate_secret: bool = typer.Option(
         False, "--rotate-secret", help="Replace the client secret (hidden prompt)."
@@ -202,32 +205,54 @@ def credentials_update(
     ),
     json_output: bool = JSON,
 ) -> None:
-    """Change a credential in place; its sync history and schedule stay."""
+    """Change a credential in place; its sync history and schedule stay.
+
+    A new tenant or environment resets its cursors, so its next sync is a full sync; that
+    change is refused while a sync of the credential runs.
+    """
+    if tenant_id is not None and not tenant_id.isdigit():
+        fail(f"--tenant-id must be ServiceTitan's numeric tenant id (got {tenant_id!r})")
+    if environment is not None and environment not in ("production", "integration"):
+        fail(f"--environment must be production or integration (got {environment!r})")
     secret = (
         read_secret(client_secret_stdin, "New client secret")
         if (rotate_secret or client_secret_stdin)
         else None
     )
-    if tenant_id is not None and not tenant_id.isdigit():
-        fail(f"--tenant-id must be ServiceTitan's numeric tenant id (got {tenant_id!r})")
 
     async def body(ctx: CommandContext) -> None:
+        if tenant_id is not None or environment is not None:
+            # A running sync would store the old feed's positions again after the reset.
+            handle = await running_sync(await ctx.temporal(), credential)
+            if handle is not None:
+                fail(
+                    f"a sync of credential {credential} is running ({handle.id}); wait for it "
+                    "or cancel it before changing its tenant or environment"
+                )
         async with ctx.transaction() as connection:
-            changed = await credentials.update_credential(
+            change = await credentials.update_credential(
                 connection,
                 ctx.box,
                 credential,
                 actor=ctx.actor,
                 tenant_id=tenant_id,
+                environment=environment,
                 client_id=client_id,
                 client_secret=secret,
             )
         if ctx.json_output:
-            emit_json({"id": credential, "changed": changed})
-        else:
+            emit_json(
+                {"id": credential, "changed": change.changed, "cursors_reset": change.cursors_reset}
+            )
+            return
+        console.print(
+            f"credential {credential}: updated {', '.join(change.changed)}; "
+            "run `credentials test` to check the new values"
+        )
+        if change.cursors_reset:
             console.print(
-                f"credential {credential}: updated {', '.join(changed)}; "
-                "run `credentials test` to check the new values"
+                "cursors reset: the tenant or environment changed, so the next sync is a full "
+                "sync of the new feed"
             )
 
     run_command(json_output, body)
@@ -239,7 +264,8 @@ def credentials_delete(
     force: bool = typer.Option(False, "--force", help="Cancel a running sync first."),
     json_output: bool = JSON,
 ) -> None:
-    """Delete a credential and its schedule (refused while a sync runs, unless --force)."""
+    """Delete a credential, its secrets and its schedule (refused while a sync runs, unless
+    --force). Its sync history, rejects and hand-offs stay, no longer linked to it."""
 
     async def body(ctx: CommandContext) -> None:
         async with ctx.transaction() as connection:
@@ -277,7 +303,7 @@ def credentials_test(
 
     async def body(ctx: CommandContext) -> None:
         async with ctx.transaction() as connection:
-            context = await sync_runs.credential_context(connection, credential)
+            context = await credentials.credential_context(connection, credential)
             secrets = await credentials.load_secrets(connection, ctx.box, credential)
         client = ServiceTitanClient(
             Credentials(

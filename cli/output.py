@@ -2,7 +2,8 @@
 
 Human output goes through rich on stdout; ``--json`` prints exactly one JSON document on
 stdout and nothing else there. Errors are one readable line on stderr and a non-zero exit —
-never a traceback — and pass through the redactor like every log line.
+never a traceback — and pass through the redactor like every log line. Every secret the
+process knows (``core.redact.register_secret``) is scrubbed from all of it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core.redact import redact_text
+from core.redact import redact_text, scrub_secrets
+
+
+class _ScrubbingConsole(Console):
+    """A console that scrubs registered secrets (``core.redact``) from every text it prints."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(scrub_secrets(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
 
 # Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+console = _ScrubbingConsole(
+    highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200
+)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -59,7 +70,8 @@ def _default(value: Any) -> Any:
 
 def emit_json(document: Any) -> None:
     """Exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, default=_default, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(document, default=_default, ensure_ascii=False, indent=2)
+    sys.stdout.write(scrub_secrets(text) + "\n")
     sys.stdout.flush()
 
 
@@ -68,7 +80,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        grid.add_row(*("" if cell is None else scrub_secrets(str(cell)) for cell in row))
     console.print(grid)
 
 

@@ -58,6 +58,7 @@ class ErrorType:
     CONFIGURATION = "ConfigurationError"
     DECRYPTION = "DecryptionError"
     STUCK_CURSOR = "StuckCursor"
+    INVALID_RESPONSE = "InvalidResponse"
     ACCESS_DENIED = "AccessDenied"
 
 

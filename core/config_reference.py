@@ -39,7 +39,7 @@ FORMAT_HINTS: dict[str, str] = {
     "metrics_address": "host:port",
     "downstream_workflow": "workflow type name",
     "downstream_task_queue": "task queue name",
-    "credential_encryption_keys": "comma-separated Fernet keys",
+    "credential_encryption_keys": "comma-separated keys",
 }
 
 HEADER = """\

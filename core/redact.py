@@ -1,20 +1,33 @@
 """Remove secrets from anything about to be shown to a human or written to a log.
 
-Two nets, because a secret can arrive either way: by the *name* it is stored under (a log
-field called ``client_secret``) or by its *shape* inside free text (an exception message that
-quotes an ``Authorization: Bearer …`` header, a JWT, a Fernet token, a form body). Both are
-cheap enough to run on every log line.
+Three nets, because a secret can arrive any way: by the *name* it is stored under (a log
+field called ``client_secret``), by its *shape* inside free text (an ``Authorization: Bearer …``
+header, a JWT, a ciphertext, a form body, a URL with a password), and by its *value*. Every
+secret the process decrypts or receives — client ids and secrets, access tokens, encryption
+keys, the app key, database passwords — is registered here (``register_secret``) and scrubbed
+from any text, whatever surrounds it, also percent- or JSON-encoded. All three are cheap
+enough to run on every log line.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from structlog.typing import EventDict
 
 REDACTED = "[REDACTED]"
+
+MIN_SECRET_LENGTH = 8
+"""Shorter values are not registered: scrubbing "abc" from every line would garble logs, and
+no real secret is that short."""
+MAX_REGISTERED = 4096
+"""Secrets registered on the way (tokens, client secrets) beyond this push out the oldest;
+configured ones (keys, app key, passwords) are kept for the life of the process."""
 
 # Field names whose values are secret whatever they look like.
 _SECRET_KEY = re.compile(
@@ -30,9 +43,15 @@ _SAFE_KEYS = frozenset(
         "expires_in",
         "has_token",
         "token_refreshes",
+        "tokens_dropped",
         "secret_version",
         "continue_from",
     }
+)
+
+_PAIR_KEYS = (
+    r"client[_-]?secret|secret|access[_-]?token|refresh[_-]?token|id[_-]?token|password|passwd"
+    r"|pwd|api[_-]?key|app[_-]?key|st-app-key|authorization"
 )
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -40,25 +59,102 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
     # JWTs (three base64url parts, header starts with eyJ).
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), REDACTED),
-    # Fernet tokens (version byte 0x80 → 'gAAAAA').
+    # Fernet tokens (version byte 0x80 → 'gAAAAA') and core.crypto's AES-GCM envelopes.
     (re.compile(r"\bgAAAAA[A-Za-z0-9_\-]{20,}=*"), REDACTED),
-    # key=value / "key": "value" pairs in URLs, form bodies, JSON and reprs.
+    (re.compile(r"\bgcm1\.[0-9a-f]{8}\.[A-Za-z0-9_\-]{20,}"), REDACTED),
+    # key=value / "key": "value" pairs in URLs, form bodies, JSON and reprs; snake_case,
+    # kebab-case and camelCase names (clientSecret, accessToken).
     (
         re.compile(
-            r"(?i)([\"']?(?:client_secret|access_token|refresh_token|password|api_key|"
-            r"app_key|st-app-key|authorization)[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}]+)"
+            rf"(?i)((?<![A-Za-z0-9])[\"']?(?:{_PAIR_KEYS})[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}}]+)"
         ),
         r"\1" + REDACTED,
     ),
     # ServiceTitan secret formats: client secrets cs1./cs2.…, app keys ak1.…
     (re.compile(r"\b(cs\d|ak\d)\.[A-Za-z0-9_\-]{4,}"), r"\1." + REDACTED),
-    # Passwords inside URLs: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
+    # Passwords inside URLs: scheme://user:password@host (the password may hold '/' or '@').
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"'<>]*:)[^\s\"'<>]+@"),
+        r"\1" + REDACTED + "@",
+    ),
 )
 
 
+class _Registry:
+    """The process's known secret values, indexed by their first characters for a fast scan."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pinned: set[str] = set()
+        self._recent: dict[str, None] = {}  # insertion-ordered: the oldest is evicted first
+        self._index: dict[str, tuple[str, ...]] = {}
+
+    def add(self, value: str, *, pinned: bool) -> None:
+        forms = {
+            form
+            for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])
+            if len(form) >= MIN_SECRET_LENGTH
+        }
+        with self._lock:
+            known = self._pinned | self._recent.keys()
+            if forms <= known and not pinned:
+                for form in forms:  # still in use: keep it from being evicted
+                    self._recent.pop(form, None)
+                    self._recent[form] = None
+                return
+            for form in forms:
+                if pinned:
+                    self._pinned.add(form)
+                    self._recent.pop(form, None)
+                elif form not in self._pinned:
+                    self._recent.pop(form, None)
+                    self._recent[form] = None
+            while len(self._recent) > MAX_REGISTERED:
+                del self._recent[next(iter(self._recent))]
+            self._index = self._build(self._pinned | self._recent.keys())
+
+    @staticmethod
+    def _build(values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        index: dict[str, list[str]] = {}
+        for value in values:
+            index.setdefault(value[:MIN_SECRET_LENGTH], []).append(value)
+        return {head: tuple(sorted(found, key=len, reverse=True)) for head, found in index.items()}
+
+    def scrub(self, text: str) -> str:
+        index = self._index  # an immutable snapshot: no lock needed to read
+        if not index or len(text) < MIN_SECRET_LENGTH:
+            return text
+        found: set[str] = set()
+        for start in range(len(text) - MIN_SECRET_LENGTH + 1):
+            candidates = index.get(text[start : start + MIN_SECRET_LENGTH])
+            if candidates:
+                found.update(c for c in candidates if text.startswith(c, start))
+        for value in sorted(found, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return text
+
+
+_registry = _Registry()
+
+
+def register_secret(value: str | None, *, pinned: bool = False) -> None:
+    """Scrub ``value`` (and its percent- and JSON-encoded forms) from all text from now on.
+
+    ``pinned`` for configured secrets that must never be evicted (keys, app key, passwords).
+    Empty and short values are ignored.
+    """
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        _registry.add(value, pinned=pinned)
+
+
+def scrub_secrets(text: str) -> str:
+    """Replace every registered secret in ``text`` (by value only; see ``redact_text``)."""
+    return _registry.scrub(text)
+
+
 def redact_text(text: str) -> str:
-    """Replace every secret-shaped fragment of ``text``."""
+    """Replace every registered secret and every secret-shaped fragment of ``text``."""
+    text = _registry.scrub(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

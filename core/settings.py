@@ -11,9 +11,19 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.redact import register_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,13 +118,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Read timeout for ServiceTitan calls (ServiceTitan documents 100 s).",
     )
+    servicetitan_max_response_mb: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="Largest ServiceTitan response body read, in MiB after decompression; "
+        "a larger page fails the sync with a clear error instead of exhausting memory.",
+    )
 
     # --- Secrets --------------------------------------------------------------------------
     credential_encryption_keys: SecretStr | None = Field(
         default=None,
-        description="Comma-separated Fernet keys, newest first. The first encrypts; all "
-        "decrypt, so keys can rotate. Unset: a development key is generated under DATA_DIR "
-        "(with a warning).",
+        description="Comma-separated keys (`python starter.py keys generate`), newest first. "
+        "The first encrypts; all decrypt, so keys can rotate. Required as soon as "
+        "DATABASE_URL or TEMPORAL_ADDRESS is set; unset in the fully embedded mode only, "
+        "where a development key is generated under DATA_DIR (with a warning).",
     )
 
     # --- Sync behaviour -------------------------------------------------------------------
@@ -216,6 +234,20 @@ class Settings(BaseSettings):
             return None
         return cls._host_port(value)
 
+    @model_validator(mode="after")
+    def _keys_unless_fully_embedded(self) -> Settings:
+        """A configured deployment never invents a key: in a container it would die with it."""
+        if self.credential_encryption_keys is None and not (
+            self.embedded_postgres and self.embedded_temporal
+        ):
+            raise ValueError(
+                "CREDENTIAL_ENCRYPTION_KEYS is not set (a development key is made only when "
+                "neither DATABASE_URL nor TEMPORAL_ADDRESS is set): set it to the deployment's "
+                "keys, the same on every worker and CLI; a new deployment makes its first key "
+                "with `python starter.py keys generate`"
+            )
+        return self
+
     @property
     def embedded_temporal(self) -> bool:
         """True when the product runs its own Temporal dev server."""
@@ -252,18 +284,38 @@ def describe_validation_error(error: ValidationError) -> str:
     """One readable line per bad variable, naming the variable as the user spelled it."""
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "?"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{field.upper()}: {message}")
+        if problem["loc"]:
+            message = f"{str(problem['loc'][0]).upper()}: {message}"
+        lines.append(message)
     return "invalid configuration: " + "; ".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:
     """Read the configuration, turning pydantic's report into a ConfigurationError."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigurationError(describe_validation_error(error)) from None
+    _register_secrets(settings)
+    return settings
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Tell the redactor the configured secrets, so no text shows them whatever their shape."""
+    for secret in (
+        settings.servicetitan_app_key,
+        settings.temporal_api_key,
+        settings.credential_encryption_keys,
+    ):
+        if secret is not None:
+            for part in secret.get_secret_value().split(","):
+                register_secret(part.strip(), pinned=True)
+    if settings.database_url is not None:
+        password = urlsplit(settings.database_url.get_secret_value()).password
+        if password:
+            register_secret(password, pinned=True)
+            register_secret(unquote(password), pinned=True)
 
 
 @lru_cache(maxsize=1)

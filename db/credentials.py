@@ -15,9 +15,15 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.crypto import SecretBox
+from core.crypto import DecryptionError, SecretBox, aad_for
 from db import audit
-from db.schema import ENVIRONMENTS, Company, ServiceTitanCredential
+from db.schema import (
+    ENVIRONMENTS,
+    Company,
+    ServiceTitanCredential,
+    ServiceTitanSyncLog,
+    SyncState,
+)
 
 
 class NotFoundError(LookupError):
@@ -66,6 +72,19 @@ class CredentialInfo:
     sync_enabled: bool
     company_sync_enabled: bool
     disabled_reason: str | None
+
+
+@dataclass(frozen=True)
+class CredentialChange:
+    """What ``update_credential`` changed; ``cursors_reset`` means the next sync is full."""
+
+    changed: list[str]
+    cursors_reset: bool
+
+
+def _aad(credential_id: int, column: str) -> str:
+    """Each ciphertext is bound to its row and column (see core.crypto)."""
+    return aad_for(ServiceTitanCredential.__tablename__, credential_id, column)
 
 
 def mask(value: str) -> str:
@@ -168,18 +187,26 @@ async def add_credential(
     if not client_id.strip() or not client_secret.strip():
         raise ValueError("client id and client secret must not be blank")
     await get_company(connection, company_id)
+    # The ciphertexts are bound to the row's id, so the id is drawn before the INSERT.
+    credential_id = await connection.scalar(
+        select(
+            func.nextval(func.pg_get_serial_sequence(ServiceTitanCredential.__tablename__, "id"))
+        )
+    )
+    assert credential_id is not None
     try:
         async with connection.begin_nested():
-            credential_id = await connection.scalar(
-                insert(ServiceTitanCredential)
-                .values(
+            await connection.execute(
+                insert(ServiceTitanCredential).values(
+                    id=credential_id,
                     company_id=company_id,
                     tenant_id=tenant_id,
-                    client_id=box.encrypt(client_id.strip()),
-                    client_secret=box.encrypt(client_secret.strip()),
+                    client_id=box.encrypt(client_id.strip(), aad=_aad(credential_id, "client_id")),
+                    client_secret=box.encrypt(
+                        client_secret.strip(), aad=_aad(credential_id, "client_secret")
+                    ),
                     environment=environment,
                 )
-                .returning(ServiceTitanCredential.id)
             )
     except IntegrityError:
         raise ConflictError(
@@ -224,7 +251,13 @@ def _info_query() -> Select[*tuple[Any, ...]]:
 def _to_info(row: tuple[object, ...], box: SecretBox) -> CredentialInfo:
     values = list(row)
     credential_id = int(str(values[0]))
-    values[7] = mask(box.decrypt(str(values[7]), what=f"client_id of credential {credential_id}"))
+    values[7] = mask(
+        box.decrypt(
+            str(values[7]),
+            aad=_aad(credential_id, "client_id"),
+            what=f"client_id of credential {credential_id}",
+        )
+    )
     return CredentialInfo(*values)  # type: ignore[arg-type]
 
 
@@ -244,6 +277,60 @@ async def list_credentials(connection: AsyncConnection, box: SecretBox) -> list[
     return [_to_info(tuple(row), box) for row in rows]
 
 
+@dataclass(frozen=True)
+class CredentialContext:
+    """What a sync run needs to know about its credential and company (no secrets)."""
+
+    credential_id: int
+    company_id: int
+    intacct_id: str
+    primary_trade: str
+    tenant_id: str
+    environment: str
+
+
+def credential_context_columns() -> tuple[Any, ...]:
+    """The columns of a ``CredentialContext``, in its order (for queries that join more)."""
+    c = ServiceTitanCredential
+    return (
+        c.id,
+        c.company_id,
+        Company.intacct_id,
+        Company.primary_trade,
+        c.tenant_id,
+        c.environment,
+    )
+
+
+async def credential_context(
+    connection: AsyncConnection, credential_id: int, *, lock: bool = False
+) -> CredentialContext:
+    """The credential's ``CredentialContext``; ``lock`` holds its row until the transaction ends."""
+    c = ServiceTitanCredential
+    query = (
+        select(*credential_context_columns())
+        .join(Company, Company.id == c.company_id)
+        .where(c.id == credential_id)
+    )
+    if lock:
+        query = query.with_for_update(of=c)
+    row = (await connection.execute(query)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    return CredentialContext(*row)
+
+
+async def credential_version(connection: AsyncConnection, credential_id: int) -> datetime:
+    """When the credential's row last changed: what a cache of its decrypted values checks."""
+    c = ServiceTitanCredential
+    version = (
+        await connection.execute(select(c.updated_at).where(c.id == credential_id))
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFoundError(f"no credential with id {credential_id}")
+    return version
+
+
 async def load_secrets(
     connection: AsyncConnection, box: SecretBox, credential_id: int
 ) -> CredentialSecrets:
@@ -257,8 +344,16 @@ async def load_secrets(
     if row is None:
         raise NotFoundError(f"no credential with id {credential_id}")
     return CredentialSecrets(
-        client_id=box.decrypt(row[0], what=f"client_id of credential {credential_id}"),
-        client_secret=box.decrypt(row[1], what=f"client_secret of credential {credential_id}"),
+        client_id=box.decrypt(
+            row[0],
+            aad=_aad(credential_id, "client_id"),
+            what=f"client_id of credential {credential_id}",
+        ),
+        client_secret=box.decrypt(
+            row[1],
+            aad=_aad(credential_id, "client_secret"),
+            what=f"client_secret of credential {credential_id}",
+        ),
     )
 
 
@@ -272,31 +367,57 @@ async def set_connection_status(
     )
 
 
-async def rotate_encryption(connection: AsyncConnection, box: SecretBox, *, actor: str) -> int:
-    """Re-encrypt every stored secret under the newest key; returns the values rewritten."""
+@dataclass(frozen=True)
+class RotationResult:
+    """What ``keys rotate`` did: values re-encrypted, and cached tokens no key opened."""
+
+    rewritten: int
+    tokens_dropped: int
+
+
+async def rotate_encryption(
+    connection: AsyncConnection, box: SecretBox, *, actor: str
+) -> RotationResult:
+    """Re-encrypt every stored secret under the newest key.
+
+    A cached access token that no configured key opens is dropped (a new one is requested on
+    the next call), not a reason to abort: it is disposable. A client id or secret no key
+    opens still aborts the whole rotation, before anything is written.
+    """
     c = ServiceTitanCredential
     rows = (
         await connection.execute(
             select(c.id, c.client_id, c.client_secret, c.access_token).with_for_update()
         )
     ).all()
-    rewritten = 0
+    rewritten = dropped = 0
     for credential_id, client_id, client_secret, access_token in rows:
-        values: dict[str, str] = {}
+        values: dict[str, str | None] = {}
         for name, ciphertext in (
             ("client_id", client_id),
             ("client_secret", client_secret),
             ("access_token", access_token),
         ):
-            if ciphertext is not None and not box.is_current(ciphertext):
-                values[name] = box.rotate(ciphertext, what=f"{name} of credential {credential_id}")
+            if ciphertext is None or box.is_current(ciphertext):
+                continue
+            what = f"{name} of credential {credential_id}"
+            try:
+                values[name] = box.rotate(ciphertext, aad=_aad(credential_id, name), what=what)
+                rewritten += 1
+            except DecryptionError:
+                if name != "access_token":
+                    raise
+                values.update(access_token=None, token_expires_at=None)
+                dropped += 1
         if values:
             await connection.execute(update(c).where(c.id == credential_id).values(**values))
-            rewritten += len(values)
     await audit.record(
-        connection, "keys.rotated", actor=actor, details={"values_rewritten": rewritten}
+        connection,
+        "keys.rotated",
+        actor=actor,
+        details={"values_rewritten": rewritten, "tokens_dropped": dropped},
     )
-    return rewritten
+    return RotationResult(rewritten=rewritten, tokens_dropped=dropped)
 
 
 async def set_sync_enabled(
@@ -353,63 +474,103 @@ async def update_credential(
     *,
     actor: str,
     tenant_id: str | None = None,
+    environment: str | None = None,
     client_id: str | None = None,
     client_secret: str | None = None,
-) -> list[str]:
-    """Change a credential in place (its sync history stays); returns the fields changed.
+) -> CredentialChange:
+    """Change a credential in place (its sync history stays); says what changed.
 
-    A new client id or secret drops the cached access token (it belongs to the old secret)
-    and resets the connection status until the next test or sync proves the new values.
+    A new client id, secret, tenant or environment drops the cached access token (it belongs
+    to the old values) and resets the connection status until the next test or sync proves
+    the new values. A different tenant or environment also deletes the credential's cursors:
+    they are positions in the old tenant's feeds, and an incremental sync from them would
+    silently skip the new feed's older records, so the next sync is full.
     """
-    await get_credential(connection, box, credential_id)
+    current = await get_credential(connection, box, credential_id)
     values: dict[str, object] = {}
     if tenant_id is not None:
         _validate_tenant(tenant_id)
         values["tenant_id"] = tenant_id
+    if environment is not None:
+        _validate_environment(environment)
+        values["environment"] = environment
     if client_id is not None:
         if not client_id.strip():
             raise ValueError("client id must not be blank")
-        values["client_id"] = box.encrypt(client_id.strip())
+        values["client_id"] = box.encrypt(client_id.strip(), aad=_aad(credential_id, "client_id"))
     if client_secret is not None:
         if not client_secret.strip():
             raise ValueError("client secret must not be blank")
-        values["client_secret"] = box.encrypt(client_secret.strip())
+        values["client_secret"] = box.encrypt(
+            client_secret.strip(), aad=_aad(credential_id, "client_secret")
+        )
         values["secret_rotated_at"] = func.now()
     if not values:
-        raise ValueError("nothing to update: give --tenant-id, --client-id or a new secret")
-    if tenant_id is not None or client_id is not None or client_secret is not None:
-        values.update(access_token=None, token_expires_at=None, connection_status="pending")
-    c = ServiceTitanCredential
-    await connection.execute(
-        update(c).where(c.id == credential_id).values(**values, updated_at=func.now())
-    )
-    changed = [
-        name
-        for name, given in (
-            ("tenant_id", tenant_id),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
+        raise ValueError(
+            "nothing to update: give --tenant-id, --environment, --client-id or a new secret"
         )
-        if given is not None
-    ]
-    company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
+    values.update(access_token=None, token_expires_at=None, connection_status="pending")
+    c = ServiceTitanCredential
+    try:
+        async with connection.begin_nested():
+            await connection.execute(
+                update(c).where(c.id == credential_id).values(**values, updated_at=func.now())
+            )
+    except IntegrityError:
+        raise ConflictError(
+            f"company {current.company_id} already has a {environment} credential "
+            "(one per company and environment)"
+        ) from None
+    moved = (tenant_id not in (None, current.tenant_id)) or (
+        environment not in (None, current.environment)
+    )
+    if moved:
+        await connection.execute(delete(SyncState).where(SyncState.credential_id == credential_id))
+    change = CredentialChange(
+        changed=[
+            name
+            for name, given in (
+                ("tenant_id", tenant_id),
+                ("environment", environment),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            )
+            if given is not None
+        ],
+        cursors_reset=moved,
+    )
     await audit.record(
         connection,
         "credential.updated",
         actor=actor,
-        company_id=company_id,
+        company_id=current.company_id,
         credential_id=credential_id,
-        details={"changed": changed},
+        details={"changed": change.changed, "cursors_reset": change.cursors_reset},
     )
-    return changed
+    return change
 
 
 async def delete_credential(connection: AsyncConnection, credential_id: int, *, actor: str) -> None:
-    """Delete a credential and what hangs off it (its audit trail stays)."""
+    """Delete a credential, its secrets, token and cursors; keep the history of its company.
+
+    Its sync logs, rejected records and outbox rows stay with ``credential_id`` NULL (each
+    run keeps its import job, hence its company); the audit row says which tenant and
+    environment the credential was and how many runs were kept.
+    """
     c = ServiceTitanCredential
-    company_id = await connection.scalar(select(c.company_id).where(c.id == credential_id))
-    if company_id is None:
+    row = (
+        await connection.execute(
+            select(c.company_id, c.tenant_id, c.environment).where(c.id == credential_id)
+        )
+    ).one_or_none()
+    if row is None:
         raise NotFoundError(f"no credential with id {credential_id}")
+    company_id, tenant_id, environment = row
+    runs = await connection.scalar(
+        select(func.count())
+        .select_from(ServiceTitanSyncLog)
+        .where(ServiceTitanSyncLog.credential_id == credential_id)
+    )
     await connection.execute(delete(c).where(c.id == credential_id))
     await audit.record(
         connection,
@@ -417,6 +578,7 @@ async def delete_credential(connection: AsyncConnection, credential_id: int, *, 
         actor=actor,
         company_id=company_id,
         credential_id=credential_id,
+        details={"tenant_id": tenant_id, "environment": environment, "sync_logs_kept": runs},
     )
 
 

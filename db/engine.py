@@ -1,7 +1,9 @@
 """Engines for the product's database: one async engine per process, psycopg 3 underneath.
 
 ``DATABASE_URL`` is written the way PostgreSQL people write it (``postgresql://…``); SQLAlchemy
-needs the driver named, so every engine is made here from that one URL.
+needs the driver named, so every engine is made here from that one URL. Every engine hides
+statement parameters from its error messages (``hide_parameters``): those messages reach logs,
+and parameters are customer data and ciphertexts.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ def make_async_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> A
         pool_pre_ping=True,  # a restarted PostgreSQL must not poison the pool
         pool_recycle=1800,
         echo=echo,
+        hide_parameters=True,  # error messages must not quote rows (names, ciphertexts)
     )
 
 
 def make_sync_engine(url: str) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, hide_parameters=True)
 
 
 def with_database(url: str, database: str) -> str:

@@ -1,6 +1,6 @@
 """Access tokens cached in PostgreSQL, encrypted, shared by every worker process.
 
-The token lives in ``servicetitan_credentials.access_token`` (Fernet) with
+The token lives in ``servicetitan_credentials.access_token`` (AES-GCM, bound to its row) with
 ``token_expires_at``. Refreshes are serialised across processes by a PostgreSQL advisory lock
 held on a dedicated connection for the duration of the refresh: the second process waits,
 then finds the fresh token the first one saved and never calls ServiceTitan itself. Within a
@@ -15,13 +15,18 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, text, update
 
-from core.crypto import DecryptionError, SecretBox
+from core.crypto import DecryptionError, SecretBox, aad_for
 from db.database import Database
 from db.schema import ServiceTitanCredential
 from servicetitan.tokens import AccessToken
 
 # First key of the two-int advisory lock: "token refresh"; the second is the credential id.
 TOKEN_LOCK_CLASS = 0x5374_546B  # "StTk"
+
+
+def _aad(credential_id: int) -> str:
+    """The cached token is bound to its credential's row and column (see core.crypto)."""
+    return aad_for(ServiceTitanCredential.__tablename__, credential_id, "access_token")
 
 
 class DatabaseTokenStore:
@@ -43,7 +48,11 @@ class DatabaseTokenStore:
         if row is None or row[0] is None or row[1] is None:
             return None
         try:
-            value = self._box.decrypt(row[0], what=f"access token of credential {credential_id}")
+            value = self._box.decrypt(
+                row[0],
+                aad=_aad(credential_id),
+                what=f"access token of credential {credential_id}",
+            )
         except DecryptionError:
             return None  # a token is disposable: a new one will be requested
         return AccessToken(value=value, expires_at=row[1])
@@ -55,7 +64,7 @@ class DatabaseTokenStore:
                 update(c)
                 .where(c.id == credential_id)
                 .values(
-                    access_token=self._box.encrypt(token.value),
+                    access_token=self._box.encrypt(token.value, aad=_aad(credential_id)),
                     token_expires_at=token.expires_at,
                     updated_at=func.now(),
                 )

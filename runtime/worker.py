@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 from activities.dependencies import SyncDependencies
 from activities.mapping_pool import close_shared_mapping_pool
-from activities.sync_activities import SyncActivities
+from activities.registry import all_activities
 from core.crypto import secret_box_from_settings
 from core.infrastructure import Infrastructure, resolve_infrastructure
 from core.logging import get_logger
@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
 from db import migrate
 from db.database import Database
+from runtime.activity_errors import ActivityErrorInterceptor
 from runtime.alerting import export_gauges
 from runtime.demo import run_demo
 from runtime.servicetitan import client_config as sandbox_or_configured
@@ -68,15 +69,15 @@ def make_dependencies(
 def build_worker(
     client: Client, settings: Settings, deps: SyncDependencies, *, task_queue: str | None = None
 ) -> Worker:
-    sync = SyncActivities(deps)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=sync.all(),
+        activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         identity=deps.identity,
+        interceptors=[ActivityErrorInterceptor()],  # no row values in failures (history)
     )
 
 

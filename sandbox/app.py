@@ -291,7 +291,12 @@ class _Api:
             background = None
             if page.has_more and self.sbx.config.prefetch:
                 background = BackgroundTask(self.sbx.prefetch, tenant_id, kind, page.continue_from)
-            return self._deliver(page.body, gate, cursor, page.count, background)
+            body, count = page.body, page.count
+            bent = self.sbx.faults.bend_export(tenant_id, endpoint, kind, raw_from, body, count)
+            if bent is not None:  # a feed fault: a cursor cycle or an endless empty page
+                self.sbx.counters.fault(bent.fault)
+                body, count = bent.body, bent.count
+            return self._deliver(body, gate, cursor, count, background)
 
         return handle
 

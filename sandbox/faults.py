@@ -1,4 +1,5 @@
-"""Faults on demand: errors, hangs, truncated bodies, latency, forced 429s, revoked clients.
+"""Faults on demand: errors, hangs, truncated bodies, latency, forced 429s, revoked clients,
+and export feeds that never end (a cursor cycle, endless empty pages).
 
 Random faults are drawn from ``(seed, tenant, endpoint, n)`` where ``n`` counts that stream's
 requests since the faults were last configured, so a test that sets ``error_rate=0.3`` and then
@@ -6,6 +7,7 @@ pages through a feed sees the same faults on the same requests every run.
 
 By default faults apply to every API endpoint of every tenant but not to the token endpoint;
 ``tenant_id`` and ``endpoints`` narrow them (name ``"token"`` to include the token endpoint).
+Feed faults count each export stream's requests the same way and bend only export responses.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+import orjson
+
 from sandbox import endpoints
 from sandbox.clock import Clock
+from sandbox.cursor import Position, encode, parse_from
 from sandbox.rng import Draw, hash_key, str_key
 
 TruncateMode = Literal["json", "close"]
@@ -42,6 +47,14 @@ class FaultSettings:
     rate_limit_per_second: float | None = None
     """Overrides the configured rate limit (0 disables limiting)."""
     rate_limit_burst: float | None = None
+    cursor_cycle_after: int | None = None
+    """Export feeds: from this many requests of a stream on, ``continueFrom`` leads back.
+    The first such request's ``from`` (A) is served as usual (→ B); any other ``from`` gets
+    ``continueFrom`` A and ``hasMore`` true, so a consumer goes A→B→A→B… for ever."""
+    empty_pages_after: int | None = None
+    """Export feeds: from this many requests of a stream on, every page is ``data: []`` with
+    ``hasMore`` true and a valid ``continueFrom`` one step past its ``from``: the cursor
+    advances, nothing ever arrives."""
     tenant_id: int | None = None
     endpoints: frozenset[str] | None = None
 
@@ -63,6 +76,10 @@ class FaultSettings:
             raise ValueError("durations cannot be negative")
         if self.token_ttl_seconds is not None and self.token_ttl_seconds < 1:
             raise ValueError("token_ttl_seconds must be at least 1")
+        for name in ("cursor_cycle_after", "empty_pages_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
         if self.endpoints is not None:
             unknown = set(self.endpoints) - set(endpoints.ALL)
             if unknown:
@@ -118,6 +135,20 @@ class Decision:
 NO_FAULT = Decision()
 
 
+@dataclass(frozen=True)
+class BentPage:
+    """An export response as a feed fault rewrote it, and the fault's counter name."""
+
+    body: bytes
+    count: int
+    fault: Literal["cursor_cycle", "empty_page"]
+
+
+_DATA_FIELD = b',"data":'
+"""Where the records start in an export body (``Sandbox.export_page`` writes ``hasMore``,
+then ``continueFrom``, then ``data``)."""
+
+
 @dataclass
 class Faults:
     """The live fault configuration of a sandbox (mutate via ``set``/``reset``)."""
@@ -128,6 +159,10 @@ class Faults:
     forced: list[Forced429] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     _streams: dict[tuple[int | None, str], int] = field(default_factory=dict)
+    _feeds: dict[tuple[int | None, str], int] = field(default_factory=dict)
+    """Export requests per stream since the faults were configured (feed faults)."""
+    _anchors: dict[tuple[int | None, str], str] = field(default_factory=dict)
+    """The ``from`` each cycling stream leads back to."""
     _epoch: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -150,9 +185,14 @@ class Faults:
         candidate.validate()
         with self._lock:
             self.settings = candidate
-            self._streams.clear()
-            self._epoch += 1
+            self._clear_counts()
         return candidate
+
+    def _clear_counts(self) -> None:
+        self._streams.clear()
+        self._feeds.clear()
+        self._anchors.clear()
+        self._epoch += 1
 
     def reset(self) -> None:
         """No faults, no forced 429s, no revocations, configured rate limit."""
@@ -160,8 +200,7 @@ class Faults:
             self.settings = FaultSettings()
             self.forced.clear()
             self.revoked.clear()
-            self._streams.clear()
-            self._epoch += 1
+            self._clear_counts()
 
     def revoke(self, client_id: str) -> None:
         """The token endpoint answers ``invalid_client`` and existing tokens get 401."""
@@ -243,3 +282,43 @@ class Faults:
         if roll < s.truncate_rate:
             return Decision(latency, truncate=s.truncate_mode)
         return Decision(latency)
+
+    def bend_export(
+        self,
+        tenant_id: int,
+        endpoint: str,
+        kind: str,
+        raw_from: str | None,
+        body: bytes,
+        count: int,
+    ) -> BentPage | None:
+        """The feed fault's version of an export response (``body`` holding ``count``
+        records, served for ``from=raw_from``), or None to serve it as it is."""
+        s = self.settings
+        if s.cursor_cycle_after is None and s.empty_pages_after is None:
+            return None
+        if not s.applies(tenant_id, endpoint):
+            return None
+        with self._lock:
+            stream = (tenant_id, endpoint)
+            n = self._feeds.get(stream, 0)
+            self._feeds[stream] = n + 1
+            if s.empty_pages_after is not None and n >= s.empty_pages_after:
+                here = parse_from(kind, raw_from)
+                token = encode(kind, Position(here.mod, here.key + 1))
+                return BentPage(_envelope(token, b"[]"), 0, "empty_page")
+            if s.cursor_cycle_after is None or n < s.cursor_cycle_after or not raw_from:
+                return None
+            anchor = self._anchors.setdefault(stream, raw_from)
+        start = body.find(_DATA_FIELD)
+        if raw_from == anchor or start < 0:
+            return None
+        data = body[start + len(_DATA_FIELD) : -1]
+        return BentPage(_envelope(anchor, data), count, "cursor_cycle")
+
+
+def _envelope(continue_from: str, data: bytes) -> bytes:
+    """An export body that has more to come, by its own account."""
+    return b"".join(
+        (b'{"hasMore":true,"continueFrom":', orjson.dumps(continue_from), _DATA_FIELD, data, b"}")
+    )

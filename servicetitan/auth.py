@@ -17,6 +17,7 @@ Every waiter that queued behind the refresher finds the new token at step 2 or 3
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import weakref
 from collections.abc import Callable
@@ -36,8 +37,8 @@ from servicetitan.errors import (
     ServiceTitanError,
     ServiceUnavailable,
 )
-from servicetitan.http import request_timeout
-from servicetitan.responses import error_for_status, now_utc, transport_error, where
+from servicetitan.http import Received, ResponseTooLarge, receive, request_timeout
+from servicetitan.responses import error_for_status, now_utc, too_large, transport_error, where
 from servicetitan.tokens import AccessToken, TokenStore
 
 log = structlog.stdlib.get_logger("servicetitan.auth")
@@ -45,6 +46,8 @@ log = structlog.stdlib.get_logger("servicetitan.auth")
 AUTH_ENDPOINT = "POST /connect/token"
 DEFAULT_LIFETIME_SECONDS = 900.0
 """ServiceTitan's documented token lifetime, used when a response omits ``expires_in``."""
+MAX_LIFETIME_SECONDS = 86400.0
+"""A token said to live longer than a day is a broken response (ServiceTitan's live 15 min)."""
 MIN_USABLE_SECONDS = 30.0
 """A failed refresh may fall back to the current token only if at least this much is left."""
 
@@ -191,18 +194,25 @@ class TokenProvider:
         sent_at = self._now()  # expiry counts from before the request: conservative
         started = time.perf_counter()
         try:
-            response = await self._http.post(
+            response = await receive(
+                self._http,
+                "POST",
                 urls.token_url,
+                max_bytes=self._config.max_response_bytes,
+                timeouts=request_timeout(self._config),
                 data={
                     "grant_type": "client_credentials",
                     "client_id": credentials.client_id,
                     "client_secret": credentials.client_secret,
                 },
                 headers={"Accept": "application/json"},
-                timeout=request_timeout(self._config),
             )
         except httpx.RequestError as exc:
             error = transport_error(exc, endpoint=AUTH_ENDPOINT, tenant_id=credentials.tenant_id)
+            self._log_failure(credentials, error, started)
+            raise error from None
+        except ResponseTooLarge as exc:
+            error = too_large(exc, endpoint=AUTH_ENDPOINT, tenant_id=credentials.tenant_id)
             self._log_failure(credentials, error, started)
             raise error from None
         try:
@@ -236,7 +246,7 @@ class TokenProvider:
         )
 
     def _token_from_response(
-        self, response: httpx.Response, credentials: Credentials, sent_at: datetime
+        self, response: Received, credentials: Credentials, sent_at: datetime
     ) -> AccessToken:
         place = where(AUTH_ENDPOINT, credentials.tenant_id)
         body = _json_object(response.content)
@@ -283,6 +293,15 @@ class TokenProvider:
         lifetime = _seconds(body.get("expires_in") if body else None)
         if lifetime is None:
             lifetime = DEFAULT_LIFETIME_SECONDS
+        elif lifetime > MAX_LIFETIME_SECONDS:
+            raise InvalidResponse(
+                f"ServiceTitan's token response on {place} has an unusable expires_in "
+                f"({lifetime:.6g} s; at most {MAX_LIFETIME_SECONDS:g} s is plausible)",
+                retryable=False,
+                status=status,
+                endpoint=AUTH_ENDPOINT,
+                tenant_id=credentials.tenant_id,
+            )
         _observed_lifetimes[credentials.credential_id] = lifetime
         return AccessToken(value=value, expires_at=sent_at + timedelta(seconds=lifetime))
 
@@ -296,14 +315,15 @@ def _json_object(content: bytes) -> dict[str, Any] | None:
 
 
 def _seconds(value: object) -> float | None:
+    """A positive number of seconds (infinity included, for the caller to refuse), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    if isinstance(value, str):
+    if isinstance(value, int | float | str):
         try:
             number = float(value)
         except ValueError:
             return None
-        return number if number > 0 else None
+        except OverflowError:  # an integer beyond any float
+            return math.inf
+        return number if number > 0 else None  # NaN is not > 0 either
     return None

@@ -27,10 +27,16 @@ from servicetitan.errors import (
     ServiceTitanError,
     ServiceUnavailable,
 )
-from servicetitan.http import request_timeout, shared_http_client
+from servicetitan.http import (
+    Received,
+    ResponseTooLarge,
+    receive,
+    request_timeout,
+    shared_http_client,
+)
 from servicetitan.pages import ExportPage, ExportStream, ListPage, ListResource
 from servicetitan.ratelimit import RateLimiterRegistry, process_rate_limiters
-from servicetitan.responses import error_for_status, now_utc, transport_error, where
+from servicetitan.responses import error_for_status, now_utc, too_large, transport_error, where
 from servicetitan.tokens import AccessToken, TokenStore
 
 log = structlog.stdlib.get_logger("servicetitan.client")
@@ -308,8 +314,8 @@ class ServiceTitanClient:
         *,
         token: AccessToken | None = None,
         retry_refused: bool = True,
-    ) -> httpx.Response:
-        """GET with auth, pacing and error mapping; a 2xx response or a typed error.
+    ) -> Received:
+        """GET with auth, pacing, the size cap and error mapping; a 2xx response or a typed error.
 
         A 401/403 is answered once by replacing the token (the cached one may have been
         revoked or expired early); a second refusal is final.
@@ -323,19 +329,26 @@ class ServiceTitanClient:
             waited = await self._limiter.acquire()
             started = time.perf_counter()
             try:
-                response = await self._http.get(
+                response = await receive(
+                    self._http,
+                    "GET",
                     url,
+                    max_bytes=self.config.max_response_bytes,
+                    timeouts=self._timeout,
                     params=params,
                     headers={
                         "Authorization": f"Bearer {token.value}",
                         "ST-App-Key": self.config.app_key,
                     },
-                    timeout=self._timeout,
                 )
             except httpx.RequestError as exc:
                 error = transport_error(exc, endpoint=endpoint, tenant_id=self.tenant_id)
                 self._log_request(endpoint, None, started, waited, attempt, error)
                 raise error from exc
+            except ResponseTooLarge as exc:
+                error = too_large(exc, endpoint=endpoint, tenant_id=self.tenant_id)
+                self._log_request(endpoint, exc.status, started, waited, attempt, error)
+                raise error from None
             status = response.status_code
             if status in (401, 403) and retry_refused and attempt == 1:
                 self._log_request(endpoint, status, started, waited, attempt, None)
@@ -366,6 +379,7 @@ class ServiceTitanClient:
         endpoint = f"GET {path}"
         error = InvalidResponse(
             f"{exc.message} on {where(endpoint, self.tenant_id)}",
+            retryable=exc.retryable,
             status=status,
             endpoint=endpoint,
             tenant_id=self.tenant_id,

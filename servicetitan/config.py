@@ -19,6 +19,10 @@ PRODUCTION_AUTH_URL = "https://auth.servicetitan.io"
 PRODUCTION_API_URL = "https://api.servicetitan.io"
 INTEGRATION_AUTH_URL = "https://auth-integration.servicetitan.io"
 INTEGRATION_API_URL = "https://api-integration.servicetitan.io"
+MIB = 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 64 * MIB
+"""The largest response body the client reads (after decompression): far above any page
+ServiceTitan serves, far below what would exhaust a worker's memory."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class ClientConfig:
     default_retry_after_seconds: float = 5.0
     """Delay reported by ``RateLimited`` when a 429 carries no usable ``Retry-After``."""
     max_retry_after_seconds: float = 3600.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """A response whose decoded body grows past this fails instead of being read on."""
 
     def __post_init__(self) -> None:
         if not self.app_key:
@@ -76,6 +82,8 @@ class ClientConfig:
             raise ValueError("rate_limit_burst must be at least 1")
         if self.token_refresh_threshold_seconds < 0:
             raise ValueError("token_refresh_threshold_seconds must not be negative")
+        if self.max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
 
     def urls(self, environment: Environment) -> EnvironmentUrls:
         if environment == "production":
@@ -112,6 +120,7 @@ class ClientConfig:
             ),
             connect_timeout_seconds=settings.servicetitan_connect_timeout_seconds,
             read_timeout_seconds=settings.servicetitan_read_timeout_seconds,
+            max_response_bytes=settings.servicetitan_max_response_mb * MIB,
         )
 
 

@@ -11,15 +11,19 @@ request headers or bodies, so they can be logged and shown to operators as they 
     ├── ServiceUnavailable                 yes   5xx, 408
     │   ├── RequestTimeout                 yes   connect/read/write/pool timeout
     │   ├── ConnectionFailed               yes   DNS, refused, reset, truncated transfer
-    │   └── InvalidResponse                yes   2xx body that is not the expected JSON
+    │   └── InvalidResponse                yes*  2xx body that is not the expected JSON
     ├── BadRequest                         no    400 (and other 4xx), carries ProblemDetails
     │   └── NotFound                       no    404
     └── (nothing else escapes the client)
+
+    * not for a body the same request would bring back (``retryable=False``): larger than
+      the size cap, nested too deeply to decode, a token lifetime no server means. A glitch in
+      transit cuts a body short (retryable); these are what the server built, so repeating the
+      call only repeats the download. Failing at once costs little: the next sync resumes from
+      the stored cursor once the cause is fixed (or the cap raised).
 """
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 from servicetitan.problem import ProblemDetails
 
@@ -27,7 +31,9 @@ from servicetitan.problem import ProblemDetails
 class ServiceTitanError(Exception):
     """Base of everything the client raises."""
 
-    retryable: ClassVar[bool] = False
+    retryable: bool = False
+    """Whether the same call may succeed later (a class default; ``InvalidResponse`` sets it
+    per error)."""
 
     def __init__(
         self,
@@ -102,7 +108,22 @@ class ConnectionFailed(ServiceUnavailable):
 
 
 class InvalidResponse(ServiceUnavailable):
-    """A success status with a body that is not what the endpoint promises (e.g. truncated)."""
+    """A success status with a body that is not what the endpoint promises (e.g. truncated).
+
+    ``retryable=False`` for a body that the same request would bring back unchanged.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        status: int | None = None,
+        endpoint: str | None = None,
+        tenant_id: int | None = None,
+    ) -> None:
+        super().__init__(message, status=status, endpoint=endpoint, tenant_id=tenant_id)
+        self.retryable = retryable
 
 
 class BadRequest(ServiceTitanError):

@@ -75,12 +75,17 @@ def _decode_object(raw: bytes, what: str) -> dict[str, Any]:
     and do occur in real feeds. Failing the page for them would retry it forever, so the page
     is decoded by ``json`` instead and the record holding the surrogate is left for the models
     (and the database mapping) to reject on its own.
+
+    A body nested deeper than orjson's 1024 levels reaches ``json``, which runs out of
+    recursion: that is a body no retry changes, so it fails as such (not retryable).
     """
     try:
         decoded = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         try:
             decoded = json.loads(raw)
+        except RecursionError:
+            raise _too_deep(raw, what) from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidResponse(
                 f"{what} is not valid JSON ({len(raw)} bytes, {exc.msg} at position {exc.pos}); "
@@ -89,6 +94,14 @@ def _decode_object(raw: bytes, what: str) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise InvalidResponse(f"{what} is not a JSON object")
     return decoded
+
+
+def _too_deep(raw: bytes, what: str) -> InvalidResponse:
+    return InvalidResponse(
+        f"{what} is nested too deeply to decode ({len(raw)} bytes); no ServiceTitan record "
+        "nests like this, so the body is broken or hostile",
+        retryable=False,
+    )
 
 
 def _data(envelope: dict[str, Any], what: str) -> list[Any]:
@@ -122,12 +135,12 @@ def _plain_envelope(raw: bytes) -> _Envelope | None:
     Why: the sync needs only ``hasMore``, ``continueFrom`` and the number of records when it
     fetches a page; decoding the records (2 MB of invoices with their lines) is the mapping's
     business and happens once, there. Any oddity — invalid JSON, a missing or non-array
-    ``data``, a non-boolean ``hasMore`` — returns ``None``, and the full decode produces the
-    error (or the lenient result) exactly as before.
+    ``data``, a non-boolean ``hasMore``, nesting too deep for msgspec — returns ``None``, and
+    the full decode produces the error (or the lenient result) exactly as before.
     """
     try:
         envelope = _ENVELOPE.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if envelope.data is None or type(envelope.hasMore) is not bool:
         return None

@@ -11,7 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -26,10 +26,24 @@ from servicetitan.errors import (
     ServiceTitanError,
     ServiceUnavailable,
 )
+from servicetitan.http import ResponseTooLarge
 from servicetitan.problem import ProblemDetails
 
 # "Rate limit is exceeded. Try again in 12 seconds." (Azure API Management wording).
 _SECONDS_IN_TITLE = re.compile(r"(\d+(?:\.\d+)?)\s*seconds?", re.IGNORECASE)
+
+
+class ResponseLike(Protocol):
+    """What error mapping reads of a response: an ``httpx.Response`` or a ``Received``."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> httpx.Headers: ...
+    @property
+    def content(self) -> bytes: ...
 
 
 def where(endpoint: str, tenant_id: int | None) -> str:
@@ -65,16 +79,16 @@ def parse_retry_after(
     return None
 
 
-def _problem(response: httpx.Response) -> ProblemDetails | None:
+def _problem(response: ResponseLike) -> ProblemDetails | None:
     return ProblemDetails.from_body(response.content)
 
 
-def _reason_phrase(response: httpx.Response) -> str:
+def _reason_phrase(response: ResponseLike) -> str:
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def error_for_status(
-    response: httpx.Response,
+    response: ResponseLike,
     *,
     endpoint: str,
     tenant_id: int | None,
@@ -148,6 +162,27 @@ def transport_error(
         )
     return ConnectionFailed(
         f"could not reach ServiceTitan on {place} ({kind})",
+        endpoint=endpoint,
+        tenant_id=tenant_id,
+    )
+
+
+def _size_text(limit: int) -> str:
+    """``64 MiB``, ``16 KiB`` or ``1000 bytes``: the cap as an operator configured it."""
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if limit % size == 0:
+            return f"{limit // size} {unit}"
+    return f"{limit} bytes"
+
+
+def too_large(exc: ResponseTooLarge, *, endpoint: str, tenant_id: int | None) -> InvalidResponse:
+    """The error for a body past the cap: not retryable, the same call brings it back."""
+    return InvalidResponse(
+        f"ServiceTitan's response on {where(endpoint, tenant_id)} is larger than "
+        f"{_size_text(exc.limit)} once decompressed; reading stopped there "
+        "(raise SERVICETITAN_MAX_RESPONSE_MB if such pages are expected)",
+        retryable=False,
+        status=exc.status,
         endpoint=endpoint,
         tenant_id=tenant_id,
     )

@@ -57,6 +57,9 @@ PAGES_PER_ACTIVITY = 4
 tasks and Temporal server work; a few pages share it while progress still moves often."""
 MAX_REFETCHES = 3
 """Times a stream fetches a lost staged page again before the sync fails."""
+MAX_EMPTY_PAGES_IN_A_ROW = 50
+"""Empty pages with ``hasMore`` true a stream may bring in a row before the sync fails: a
+cursor that moves on without ever bringing a record is as stuck as one that stays put."""
 # A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 
@@ -109,6 +112,56 @@ class StreamOutcome:
     pages_this_run: int
     carry: list[PageRef] | None = None
     """Pages fetched and staged already, for the next run to apply first."""
+
+
+class CursorWatch:
+    """The positions one stream fetched from in this run, to stop a feed that never ends.
+
+    ``see`` every page in the order the workflow takes them. Workflow memory only (it issues
+    no command, so recorded histories replay as before), bounded by the pages one run reads:
+    a continue-as-new starts with a new watch, so a cycle longer than a run's pages (500 by
+    default), or an empty streak that each continue-as-new cuts short, is not noticed.
+    """
+
+    def __init__(self) -> None:
+        self.fetched_from: dict[str | None, None] = {}
+        """Each ``cursor_in`` of this run, in order (a dict: ordered, and quick to look up)."""
+        self._last_out: str | None = None
+        self._empty_in_a_row = 0
+
+    def see(self, page: PageRef) -> str | None:
+        """Why the stream cannot go on after ``page`` (a sentence), or None."""
+        position = page.cursor_in
+        if position != self._last_out and position in self.fetched_from:
+            # The workflow went back on purpose (a lost staged page is fetched again from its
+            # cursor_in): the positions from there on come again and are no cycle.
+            chain = list(self.fetched_from)
+            self.fetched_from = dict.fromkeys(chain[: chain.index(position)])
+            self._empty_in_a_row = 0
+        self.fetched_from[position] = None
+        self._last_out = page.cursor_out
+        if not page.has_more:
+            return None
+        if page.cursor_out == position:
+            return (
+                "ServiceTitan returned the same continueFrom it was given with hasMore=true; "
+                "stopping instead of looping"
+            )
+        if page.cursor_out in self.fetched_from:
+            chain = list(self.fetched_from)
+            pages = len(chain) - chain.index(page.cursor_out)
+            return (
+                f"ServiceTitan's continueFrom led back to a position this sync already read "
+                f"{pages} pages before, with hasMore=true; stopping instead of going round"
+            )
+        self._empty_in_a_row = self._empty_in_a_row + 1 if page.record_count == 0 else 0
+        if self._empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW:
+            return (
+                f"ServiceTitan sent {self._empty_in_a_row} empty pages in a row with "
+                "hasMore=true: the cursor moves on but no record arrives; stopping instead "
+                "of paging for ever"
+            )
+        return None
 
 
 async def _waiting_out_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
@@ -171,6 +224,7 @@ class SyncWorkflow:
         self._runs = 1
         self._started_at = ""
         self._refresh_after: datetime | None = None
+        self._cursor_watches: dict[str, CursorWatch] = {}
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -423,16 +477,19 @@ class SyncWorkflow:
                 next_fetch.cancel()
                 await workflow.wait([next_fetch])
 
-    @staticmethod
-    def _take_page_facts(stream: StreamProgress, pages: list[PageRef]) -> None:
-        """Refuse a cursor that does not move; keep each page's estimate and rate-limit waits."""
+    def _take_page_facts(self, stream: StreamProgress, pages: list[PageRef]) -> None:
+        """Refuse a feed that never ends; keep each page's estimate and rate-limit waits.
+
+        A cursor that stays put, leads back to a position this run read from, or moves on
+        through ``MAX_EMPTY_PAGES_IN_A_ROW`` empty pages will never reach ``hasMore`` false:
+        the sync fails at once (``STUCK_CURSOR``, not retryable) instead of paging for ever.
+        """
+        watch = self._cursor_watches.setdefault(stream.stream, CursorWatch())
         for page in pages:
-            if page.cursor_out == page.cursor_in and page.has_more:
+            problem = watch.see(page)
+            if problem is not None:
                 raise ApplicationError(
-                    f"{stream.stream}: ServiceTitan returned the same continueFrom it was "
-                    "given with hasMore=true; stopping instead of looping",
-                    type=ErrorType.STUCK_CURSOR,
-                    non_retryable=True,
+                    f"{stream.stream}: {problem}", type=ErrorType.STUCK_CURSOR, non_retryable=True
                 )
             if page.estimated_total is not None:
                 stream.estimated_total = page.estimated_total

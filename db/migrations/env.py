@@ -21,6 +21,7 @@ def run_migrations_online() -> None:
         config.get_section(config.config_ini_section, {}),
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
+        hide_parameters=True,  # as db/engine.py: no row values in error messages
     )
     with engine.connect() as connection:
         context.configure(

@@ -103,6 +103,18 @@ def test_runs_as_a_non_root_user(runtime_stage: list[Instruction]) -> None:
     assert all(keyword not in {"RUN", "COPY", "ADD"} for keyword, _ in runtime_stage[last_user:])
 
 
+def test_user_is_numeric_and_matches_the_account_it_creates(
+    runtime_stage: list[Instruction],
+) -> None:
+    """A numeric USER lets a runtime check "not root" without reading /etc/passwd (Kubernetes
+    runAsNonRoot) and is the uid the compose file's tmpfs mounts for DATA_DIR are owned by."""
+    users = [argument for keyword, argument in runtime_stage if keyword == "USER"]
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and gid.isdigit() and int(uid) >= 1000, users[-1]
+    runs = " ".join(argument for keyword, argument in runtime_stage if keyword == "RUN")
+    assert f"--uid {uid}" in runs and f"--gid {gid}" in runs
+
+
 def test_entry_point_is_the_worker(runtime_stage: list[Instruction]) -> None:
     commands = [argument for keyword, argument in runtime_stage if keyword == "CMD"]
     assert commands[-1] == '["python", "worker.py"]'

@@ -29,6 +29,18 @@ INFRASTRUCTURE_VARIABLES = {
     "POSTGRES_SEEDS",
     "DB_PORT",
     "TEMPORAL_NAMESPACE_RETENTION",
+    # deploy/postgres.env and the role script (deploy/postgres/init-roles.sh)
+    "TEMPORAL_DB_PASSWORD",
+    "APP_DB_PASSWORD",
+    # the Temporal Web UI image (temporalio/ui)
+    "TEMPORAL_DISABLE_WRITE_ACTIONS",
+    "TEMPORAL_CORS_ORIGINS",
+    "TEMPORAL_AUTH_ENABLED",
+    "TEMPORAL_AUTH_PROVIDER_URL",
+    "TEMPORAL_AUTH_CLIENT_ID",
+    "TEMPORAL_AUTH_CLIENT_SECRET",
+    "TEMPORAL_AUTH_CALLBACK_URL",
+    "TEMPORAL_AUTH_SCOPES",
 }
 
 COMMAND = re.compile(

@@ -91,7 +91,7 @@ async def test_workers_share_one_token_and_refresh_once_under_concurrency(
     stored = harness.rows(
         "SELECT access_token FROM servicetitan_credentials WHERE id = %s", credential
     )[0][0]
-    assert stored and stored.startswith("gAAAAA")  # Fernet ciphertext, not the token
+    assert stored and stored.startswith("gcm1.")  # a ciphertext (core.crypto), not the token
     pool = Database(database_url, pool_size=1)
     try:
         store = DatabaseTokenStore(pool, harness.worker_box)
