@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.sync import Mode
 from bench.context import BenchContext
 from bench.plan import Tenant
 from bench.sandbox import Served, reset_counters, served
 from bench.syncs import SyncRun, sync
 from bench.verify import RowCounts, verify_counts, verify_exact
 from bench.worker import BenchWorker, MemoryWindow
+from contracts.sync import Mode
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from db.database import Database
 from runtime.worker import make_dependencies
 from servicetitan.config import ClientConfig
 from servicetitan.http import close_shared_http_client
-from workflows.sync import PAGES_PER_ACTIVITY
+from workflows.paging import PAGES_PER_ACTIVITY
 
 
 async def sync_in_process(

@@ -25,11 +25,11 @@ import psycopg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.search_attributes import ALL_KEYS
 from core.crypto import generate_key
 from core.embedded.process import venv_binary
 from db import migrate
 from db.engine import libpq_url, with_database
-from contracts.search_attributes import ALL_KEYS
 
 
 def _admin(server_url: str, statement: str) -> None:

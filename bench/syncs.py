@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
-from contracts.sync import Mode, SyncInput, SyncResult
 from bench.plan import Tenant
 from bench.verify import BenchFailure
+from contracts.sync import Mode, SyncInput, SyncResult
 from core.crypto import KeyRing, SecretBox
 from db import credentials
 from db.database import Database

@@ -16,12 +16,12 @@ from datetime import timedelta
 
 import psycopg
 
-from contracts.sync import SyncInput
 from bench.context import BenchContext, Row
 from bench.measure import check_rows, measured_sync
 from bench.sandbox import reset_counters, served
 from bench.syncs import onboard
 from bench.verify import BenchFailure
+from contracts.sync import SyncInput
 from workflows.sync import HEARTBEAT_TIMEOUT, SyncWorkflow, workflow_id_for
 
 

@@ -24,6 +24,7 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from contracts.search_attributes import ALL_KEYS
 from contracts.sync import SyncInput
 from core.config_reference import environment_variables
 from core.crypto import KeyRing, SecretBox
@@ -41,7 +42,6 @@ from tests.support.processes import (
     worker_environment,
 )
 from tests.sync.harness import expected_invoices, expected_members, stored_invoices, stored_members
-from contracts.search_attributes import ALL_KEYS
 from workflows.sync import SyncWorkflow, workflow_id_for
 
 TENANT = 3101

@@ -40,7 +40,8 @@ from tests.reliability.support import (
     wait_for_pages,
 )
 from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
-from workflows.sync import PAGES_PER_ACTIVITY, SyncWorkflow, workflow_id_for
+from workflows.paging import PAGES_PER_ACTIVITY
+from workflows.sync import SyncWorkflow, workflow_id_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.sync import ActivityName, ErrorType
 from tests.replay.history import Activity, Run
-from workflows.sync import PAGES_PER_ACTIVITY
+from workflows.paging import PAGES_PER_ACTIVITY
 
 COMPLETED = "WORKFLOW_EXECUTION_COMPLETED"
 FAILED = "WORKFLOW_EXECUTION_FAILED"

@@ -17,7 +17,7 @@ from contracts.sync import ErrorType, PageRef
 from sandbox import endpoints
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness
-from workflows.sync import MAX_EMPTY_PAGES_IN_A_ROW, PAGES_PER_ACTIVITY, CursorWatch
+from workflows.paging import MAX_EMPTY_PAGES_IN_A_ROW, PAGES_PER_ACTIVITY, CursorWatch
 
 
 def customer_requests(harness: SyncHarness) -> int:

@@ -38,7 +38,8 @@ from runtime.worker import make_dependencies
 from servicetitan.errors import ServiceUnavailable
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness, stored_members
-from workflows.sync import PAGES_PER_ACTIVITY, workflow_id_for
+from workflows.paging import PAGES_PER_ACTIVITY
+from workflows.sync import workflow_id_for
 
 PAGE_SIZE = 50  # tests/sync/conftest.py: 240 customers are 5 pages
 

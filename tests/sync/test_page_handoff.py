@@ -114,11 +114,11 @@ async def test_a_page_mapped_at_fetch_is_used_unless_its_row_context_changed(
         "(SELECT company_id FROM servicetitan_credentials WHERE id = %s) RETURNING id",
         credential,
     )
-    mapped = _count_mappings(deps, monkeypatch)
+    mapped_again = _count_mappings(deps, monkeypatch)
     apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
     result = await env.run(ApplyActivities(deps).map_and_insert_pages, apply)
     assert [r.inserted for r in result.results] == [PAGE_SIZE, PAGE_SIZE]
-    assert mapped == ["customers", "customers"]
+    assert mapped_again == ["customers", "customers"]
     trades = harness.rows("SELECT DISTINCT trade FROM members_stream")
     assert trades == [("Electrical",)]
 
@@ -140,7 +140,7 @@ async def test_the_apply_looks_customer_types_up_once_per_batch(
         FetchPageInput(credential, context.sync_log_id, "invoices", None, max_pages=3),
     )
     lookups: list[list[str]] = []
-    lookup = prepare.customer_types
+    lookup = prepare.customer_types  # type: ignore[attr-defined]
 
     async def counting(connection: Any, company: int, tenant: str, ids: list[str]) -> Any:
         lookups.append(ids)
