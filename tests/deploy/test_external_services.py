@@ -27,13 +27,12 @@ from temporalio.client import Client
 from contracts.search_attributes import ALL_KEYS
 from contracts.sync import SyncInput
 from core.config_reference import environment_variables
-from core.crypto import KeyRing, SecretBox
-from db import credentials
 from db.database import Database
 from runtime.health import heartbeat_path
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox
 from tests.deploy.conftest import free_port
+from tests.reliability.support import add_credential
 from tests.support.processes import (
     ROOT,
     SandboxServer,
@@ -123,21 +122,9 @@ async def test_worker_syncs_a_tenant_through_external_temporal_and_postgres(
         tmp_path,
     )
     spec = TenantSpec.make(TENANT, CUSTOMERS, INVOICES)
-    box = SecretBox(KeyRing.parse(encryption_keys))
-    async with database.transaction() as connection:
-        company = await credentials.add_company(
-            connection, name="Deploy Co", intacct_id="DEPLOY", primary_trade="HVAC", actor="t"
-        )
-        credential = await credentials.add_credential(
-            connection,
-            box,
-            company_id=company,
-            tenant_id=str(TENANT),
-            client_id=spec.client_id,
-            client_secret=spec.client_secret,
-            environment="production",
-            actor="t",
-        )
+    _, credential = await add_credential(
+        database, encryption_keys, spec, company="Deploy Co", intacct_id="DEPLOY"
+    )
 
     with running(sandbox, worker):
         worker.start()

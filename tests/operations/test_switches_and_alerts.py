@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import WorkflowFailureError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from contracts.sync import LaunchInput
 from db import credentials
-from db.database import Database
 from runtime import alerting
-from sandbox.state import Sandbox
 from tests.sync.conftest import TENANT
-from tests.sync.harness import SyncHarness, stored_invoices, stored_members, sync_harness
+from tests.sync.harness import (
+    HarnessFactory,
+    SyncHarness,
+    stored_invoices,
+    stored_members,
+)
 from workflows.launcher import ScheduledSyncWorkflow
 
 
@@ -100,23 +102,8 @@ async def test_a_disabled_company_stops_all_its_credentials(harness: SyncHarness
     assert (await harness.sync(credential)).status == "completed"
 
 
-async def test_the_global_switch_refuses_every_sync(
-    sandbox: Sandbox,
-    database: Database,
-    database_url: str,
-    temporal_client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
-) -> None:
-    async with sync_harness(
-        sandbox=sandbox,
-        database=database,
-        database_url=database_url,
-        client=temporal_client,
-        encryption_keys=encryption_keys,
-        tmp_path=tmp_path,
-        sync_enabled=False,
-    ) as harness:
+async def test_the_global_switch_refuses_every_sync(make_harness: HarnessFactory) -> None:
+    async with make_harness(sync_enabled=False) as harness:
         credential = await harness.add_tenant(TENANT)
         await _refused(harness, credential, "SYNC_ENABLED=false")
         assert harness.scalar("SELECT count(*) FROM servicetitan_sync_logs") == 0

@@ -12,11 +12,10 @@ import pytest
 from temporalio.client import Client
 
 from contracts.sync import PAGES_IN_FLIGHT, SyncInput
-from core.crypto import KeyRing, SecretBox
-from db import credentials
 from db.database import Database
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox
+from tests.reliability.support import add_credential
 from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
 from tests.sync.harness import (
     expected_invoices,
@@ -74,21 +73,9 @@ async def test_sigkill_mid_sync_resumes_exactly(
     with running(sandbox, worker):
         sandbox.admin("POST", "faults", {"latency_seconds": 0.05})
         spec = TenantSpec.make(TENANT, CUSTOMERS, INVOICES)
-        box = SecretBox(KeyRing.parse(encryption_keys))
-        async with database.transaction() as connection:
-            company = await credentials.add_company(
-                connection, name="Crash Co", intacct_id="CRASH", primary_trade="HVAC", actor="t"
-            )
-            credential = await credentials.add_credential(
-                connection,
-                box,
-                company_id=company,
-                tenant_id=str(TENANT),
-                client_id=spec.client_id,
-                client_secret=spec.client_secret,
-                environment="production",
-                actor="t",
-            )
+        _, credential = await add_credential(
+            database, encryption_keys, spec, company="Crash Co", intacct_id="CRASH"
+        )
         worker.start()
         handle = await temporal_client.start_workflow(
             SyncWorkflow.run,

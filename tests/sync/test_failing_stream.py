@@ -8,7 +8,6 @@ pages: a fetch that finishes afterwards would stage pages that nothing ever remo
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -18,11 +17,9 @@ from temporalio.worker import Worker
 
 from activities.registry import all_activities
 from contracts.sync import ApplyPagesInput, ApplyPagesResult, ErrorType
-from db.database import Database
 from runtime.worker import make_dependencies
-from sandbox.state import Sandbox
 from tests.sync.conftest import TENANT
-from tests.sync.harness import sync_harness
+from tests.sync.harness import HarnessFactory
 from workflows import WORKFLOWS
 
 LATENCY_SECONDS = 1.5
@@ -37,22 +34,9 @@ async def failing_apply(input: ApplyPagesInput) -> ApplyPagesResult:
 
 
 async def test_a_failed_apply_cancels_the_running_fetch_before_the_run_is_closed(
-    sandbox: Sandbox,
-    database: Database,
-    database_url: str,
-    temporal_client: Client,
-    encryption_keys: str,
-    tmp_path: Path,
+    make_harness: HarnessFactory, temporal_client: Client
 ) -> None:
-    async with sync_harness(
-        sandbox=sandbox,
-        database=database,
-        database_url=database_url,
-        client=temporal_client,
-        encryption_keys=encryption_keys,
-        tmp_path=tmp_path,
-        run_worker=False,
-    ) as harness:
+    async with make_harness(run_worker=False) as harness:
         deps = make_dependencies(
             harness.settings,
             harness.database,
