@@ -87,7 +87,7 @@ class PrimaryContacts(NamedTuple):
 
 
 def map_contact(contact: ContactMappedFields) -> ContactRecord:
-    """Map one validated export contact (``ContactMappedFields`` or ``ExportCustomerContact``).
+    """Map one validated export contact (``ContactMappedFields``) to its row.
 
     Values are kept as sent.
     """

@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Any, ClassVar, Final
 
 from records.names import split_invoice_customer_name
+from records.no_date import business_date
 from records.raw import (
     Unusual,
     optional_bool,
@@ -101,7 +102,7 @@ _invoice_values = attrgetter(*INVOICE_COLUMNS)
 
 
 def map_invoice(invoice: InvoiceMappedFields, customer_type: str | None = None) -> InvoiceRecord:
-    """Map one validated export invoice (``InvoiceMappedFields`` or ``ExportInvoice``) to its row.
+    """Map one validated export invoice (``InvoiceMappedFields``) to its row.
 
     ``customer_type`` is the customer's ServiceTitan type when the caller knows it (invoices do
     not carry it); it decides whether the customer name is split, see
@@ -230,7 +231,8 @@ def _invoice_record(
     """The mapping rules, shared by both paths.
 
     ``invoice_date``/``due_date`` are the calendar date as ServiceTitan wrote it (in its
-    offset, not converted to UTC): that is the business date printed on the invoice.
+    offset, not converted to UTC): that is the business date printed on the invoice. .NET's
+    "no date" (``0001-01-01T00:00:00``) is no date: ``None``.
     """
     first_name, last_name = split_invoice_customer_name(customer_name, customer_type)
     return InvoiceRecord(
@@ -247,8 +249,8 @@ def _invoice_record(
         job_number=job_number,
         job_type=job_type,
         business_unit=business_unit,
-        invoice_date=invoice_date.date() if invoice_date is not None else None,
-        due_date=due_date.date() if due_date is not None else None,
+        invoice_date=business_date(invoice_date),
+        due_date=business_date(due_date),
         subtotal=subtotal,
         sales_tax=sales_tax,
         total=total,

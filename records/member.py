@@ -113,7 +113,7 @@ _member_values = attrgetter(*MEMBER_COLUMNS)
 
 
 def map_customer(customer: CustomerMappedFields) -> MemberRecord:
-    """Map one validated export customer (``CustomerMappedFields`` or ``ExportCustomer``).
+    """Map one validated export customer (``CustomerMappedFields``) to its row.
 
     The name is split only for residential customers (``process_customer_names``); the
     customer type is kept as sent, including values ServiceTitan adds later.

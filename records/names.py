@@ -39,10 +39,12 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
+from servicetitan.models import CustomerType
+
 PersonName = tuple[str | None, str | None]
 """(first name, last name)."""
 
-RESIDENTIAL: Final = "residential"
+RESIDENTIAL: Final = CustomerType.RESIDENTIAL.casefold()
 
 _SUFFIXES: Final = frozenset(
     {"jr", "sr", "ii", "iii", "iv", "2nd", "3rd", "4th", "esq", "md", "phd", "dds", "dmd", "dvm"}
@@ -89,11 +91,6 @@ _BUSINESS_WORDS: Final = frozenset(
 
 _PERSON_NAME_CHARACTERS: Final = re.compile(r"(?:[^\W\d_]|[\s,.'’-])+")
 """Letters (any script), whitespace and the punctuation of names: O'Brien, Jean-Luc, St. John."""
-
-
-def normalise_whitespace(text: str) -> str:
-    """Collapse any run of (unicode) whitespace to one space and trim the ends."""
-    return " ".join(text.split())
 
 
 def process_customer_names(name: str | None, customer_type: str | None) -> PersonName:

@@ -3,7 +3,7 @@
 This is the CPU-heavy part of applying a page, gathered in one pure function so it can run in
 another process (``activities/mapping_pool.py``) while the worker's event loop keeps fetching
 and writing. What comes back is small to send: the rows as COPY text, the rejects, counts and
-the page's newest ``modifiedOn``.
+the page's newest ``modifiedOn``, and the field warnings.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from records.copy_text import CopyBatch, encode_rows
-from records.pipeline import MappedPage, Reject, map_contacts, map_customers, map_invoices
+from records.pipeline import (
+    FieldWarning,
+    MappedPage,
+    Reject,
+    map_contacts,
+    map_customers,
+    map_invoices,
+)
 from servicetitan.errors import InvalidResponse
 from servicetitan.pages import ExportPage, ExportStream
 from servicetitan.projection import records_for_mapping
@@ -28,6 +35,8 @@ class PreparedPage:
     rejects: list[Reject] = field(default_factory=list)
     high_water: datetime | None = None
     """The newest ``modifiedOn`` among the mapped rows (the stream's high-water mark)."""
+    warnings: list[FieldWarning] = field(default_factory=list)
+    """Fields of mapped rows stored as NULL because their values broke a rule."""
 
     @property
     def rejected(self) -> int:
@@ -72,6 +81,7 @@ def prepare_page(
         superseded=mapped.superseded,
         rejects=rejects,
         high_water=max(stamps) if stamps else None,
+        warnings=mapped.warnings,
     )
 
 

@@ -1,8 +1,16 @@
-"""Field checks for mapped rows (the seed's validateFieldValues).
+"""Field checks for mapped rows (the seed's validateFieldValues), and which of them reject.
 
-The product's stance: a value that PostgreSQL cannot store faithfully, or that is absurd, makes
-the record a reject with a reason. Nothing is truncated, rounded or guessed, and a reject never
-fails the sync. The rules:
+A value that PostgreSQL cannot store faithfully, or that is absurd, is a problem. Nothing is
+truncated, rounded or guessed. What a problem costs depends on its column:
+
+- a problem in an **essential** column (``ESSENTIAL_COLUMNS``: the natural key, the ids that
+  link a row to its customer, ``createdOn``/``modifiedOn`` that the cursor and the "older
+  never overwrites newer" rule rely on, and an invoice's money) makes the record a **reject**,
+  quarantined with its raw JSON;
+- a problem in any other column is a **field warning**: that column is stored as NULL, the
+  record lands, and the warning is kept (``records.pipeline.FieldWarning``).
+
+Neither ever fails the sync. The rules:
 
 =====================  ==========================================================================
 values                 rule
@@ -11,8 +19,9 @@ every text column      no NUL (``\\x00``) and no unpaired surrogate: PostgreSQL 
                        them; at most ``TEXT_LIMITS[column]`` characters
 money (``Decimal``)    ``abs(value) < 1e13`` and at most 4 decimal places once trailing zeros are
                        dropped (``"1.50000"`` is fine, ``"0.00001"`` is not): fits NUMERIC(18, 4)
-dates and timestamps   year 1900–2200 (.NET's ``0001-01-01`` "no date" sentinel is rejected, not
-                       stored as a real date)
+dates and timestamps   year 1900–2200. .NET's ``0001-01-01`` "no date" never reaches here in a
+                       nullable date (``records.no_date``: it maps to NULL); in ``createdOn`` it
+                       is named as such
 ids                    positive (``invoice_number``, ``customer_id``, ``merged_to_id``,
                        ``contact_id``)
 members                ``merged_to_id`` differs from the customer's own id
@@ -36,6 +45,7 @@ from typing import Any, Final, TypeAlias, get_args, get_type_hints
 from records.contact import ContactRecord
 from records.invoice import InvoiceRecord
 from records.member import MemberRecord
+from records.no_date import is_no_date
 
 Record: TypeAlias = InvoiceRecord | MemberRecord | ContactRecord
 
@@ -74,72 +84,106 @@ MONEY_MAX_PLACES: Final = 4
 YEAR_MIN: Final = 1900
 YEAR_MAX: Final = 2200
 
+ESSENTIAL_COLUMNS: Final[Mapping[type, frozenset[str]]] = MappingProxyType(
+    {
+        InvoiceRecord: frozenset(
+            {
+                "invoice_number",
+                "customer_id",
+                "subtotal",
+                "sales_tax",
+                "total",
+                "balance",
+                "source_created_at",
+                "source_modified_at",
+            }
+        ),
+        MemberRecord: frozenset({"customer_id", "source_created_at", "source_modified_at"}),
+        ContactRecord: frozenset({"contact_id", "customer_id", "source_modified_at"}),
+    }
+)
+"""Per record type, the columns whose problems reject the record; any other column warns."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One rule a column breaks: the column, why, and the offending value."""
+
+    column: str
+    reason: str
+    value: object
+
+    @property
+    def text(self) -> str:
+        """``"column: reason"``, as reject reasons show it."""
+        return f"{self.column}: {self.reason}"
+
+
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MAX_SHOWN: Final = 40
 
 
-class InvalidRecord(ValueError):
-    """A mapped row breaks one or more rules; ``problems`` lists them, ``str()`` joins them."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def validate_field_values(record: Record) -> None:
-    """Raise ``InvalidRecord`` when the row breaks a rule (see module docs)."""
-    problems = field_problems(record)
-    if problems:
-        raise InvalidRecord(problems)
-
-
-def field_problems(record: Record) -> list[str]:
-    """Every rule the row breaks, as short ``"column: reason"`` texts; empty when valid."""
-    if isinstance(record, InvoiceRecord):
-        return invoice_problems(record)
-    if isinstance(record, MemberRecord):
-        return member_problems(record)
-    return contact_problems(record)
-
-
 def invoice_problems(record: InvoiceRecord) -> list[str]:
-    """``field_problems`` for an invoice row."""
+    """Every rule an invoice row breaks, as short ``"column: reason"`` texts; empty when valid."""
+    return [problem.text for problem in invoice_column_problems(record)]
+
+
+def member_problems(record: MemberRecord) -> list[str]:
+    """Every rule a member row breaks (see ``invoice_problems``)."""
+    return [problem.text for problem in member_column_problems(record)]
+
+
+def contact_problems(record: ContactRecord) -> list[str]:
+    """Every rule a contact row breaks (see ``invoice_problems``)."""
+    return [problem.text for problem in contact_column_problems(record)]
+
+
+def invoice_column_problems(record: InvoiceRecord) -> list[Problem]:
+    """Every rule an invoice row breaks, per column; empty when valid."""
     problems = _column_problems(record)
     _check_id("invoice_number", record.invoice_number, problems)
     _check_id("customer_id", record.customer_id, problems)
     return problems
 
 
-def member_problems(record: MemberRecord) -> list[str]:
-    """``field_problems`` for a member row."""
+def member_column_problems(record: MemberRecord) -> list[Problem]:
+    """Every rule a member row breaks, per column (see ``invoice_column_problems``)."""
     problems = _column_problems(record)
     _check_id("customer_id", record.customer_id, problems)
     _check_id("merged_to_id", record.merged_to_id, problems)
     if record.merged_to_id is not None and record.merged_to_id == record.customer_id:
-        problems.append(f"merged_to_id: equals the customer's own id ({record.customer_id!r})")
+        reason = f"equals the customer's own id ({record.customer_id!r})"
+        problems.append(Problem("merged_to_id", reason, record.merged_to_id))
     return problems
 
 
-def contact_problems(record: ContactRecord) -> list[str]:
-    """``field_problems`` for a contact row."""
+def contact_column_problems(record: ContactRecord) -> list[Problem]:
+    """Every rule a contact row breaks, per column (see ``invoice_column_problems``)."""
     problems = _column_problems(record)
     if record.contact_id <= 0:
-        problems.append(f"contact_id: not a positive id ({record.contact_id})")
+        problems.append(
+            Problem("contact_id", f"not a positive id ({record.contact_id})", record.contact_id)
+        )
     if record.customer_id is None:
-        problems.append("customer_id: required")
+        problems.append(Problem("customer_id", "required", None))
     else:
         _check_id("customer_id", record.customer_id, problems)
     return problems
 
 
-def _column_problems(record: Record) -> list[str]:
+def is_essential(record_type: type, column: str) -> bool:
+    """Whether a problem in ``column`` rejects a record of ``record_type`` (else it warns)."""
+    return column in ESSENTIAL_COLUMNS[record_type]
+
+
+def _column_problems(record: Record) -> list[Problem]:
     """The rules that depend only on a column's type: text, money, dates.
 
     Each kind is screened with cheap tests first; the per-column reporting below runs only
     when a screen trips (rarely), which keeps the common case fast.
     """
     kinds = _COLUMN_KINDS[type(record)]
-    problems: list[str] = []
+    problems: list[Problem] = []
     texts = kinds.texts(record)
     for value, limit in zip(texts, kinds.text_limits, strict=True):
         if value is not None and len(value) > limit:
@@ -155,19 +199,25 @@ def _column_problems(record: Record) -> list[str]:
             _check_money(column, amount, problems)
     for column, moment in zip(kinds.date_columns, kinds.dates(record), strict=True):
         if moment is not None and not YEAR_MIN <= moment.year <= YEAR_MAX:
-            problems.append(f"{column}: year {moment.year} outside {YEAR_MIN}-{YEAR_MAX}")
+            problems.append(Problem(column, _date_reason(moment), moment))
     return problems
+
+
+def _date_reason(moment: date) -> str:
+    if isinstance(moment, datetime) and is_no_date(moment):
+        return '.NET "no date" (0001-01-01T00:00:00) in a required date'
+    return f"year {moment.year} outside {YEAR_MIN}-{YEAR_MAX}"
 
 
 def _report_lengths(
     columns: tuple[str, ...],
     texts: tuple[str | None, ...],
     limits: tuple[int, ...],
-    problems: list[str],
+    problems: list[Problem],
 ) -> None:
     for column, text, limit in zip(columns, texts, limits, strict=True):
         if text is not None and len(text) > limit:
-            problems.append(f"{column}: {len(text)} characters, limit {limit}")
+            problems.append(Problem(column, f"{len(text)} characters, limit {limit}", text))
 
 
 def _exponent(value: Decimal) -> int:
@@ -175,24 +225,25 @@ def _exponent(value: Decimal) -> int:
     return exponent if isinstance(exponent, int) else 0
 
 
-def _check_storable(column: str, value: str | None, problems: list[str]) -> None:
+def _check_storable(column: str, value: str | None, problems: list[Problem]) -> None:
     found = _UNSTORABLE.search(value) if value else None
     if found is None:
         return
     character = found.group()
     if character == "\x00":
-        problems.append(f"{column}: contains a NUL character")
+        problems.append(Problem(column, "contains a NUL character", value))
     else:
-        problems.append(f"{column}: contains an unpaired surrogate (U+{ord(character):04X})")
+        reason = f"contains an unpaired surrogate (U+{ord(character):04X})"
+        problems.append(Problem(column, reason, value))
 
 
-def _check_money(column: str, value: Decimal, problems: list[str]) -> None:
+def _check_money(column: str, value: Decimal, problems: list[Problem]) -> None:
     # Comparisons are exact; abs() and normalize() would round to the context's precision.
     if value >= MONEY_LIMIT or value <= -MONEY_LIMIT:
-        problems.append(f"{column}: out of range ({_shortened(value)})")
+        problems.append(Problem(column, f"out of range ({_shortened(value)})", value))
     elif _decimal_places(value) > MONEY_MAX_PLACES:
         places = f"more than {MONEY_MAX_PLACES} decimal places"
-        problems.append(f"{column}: {places} ({_shortened(value)})")
+        problems.append(Problem(column, f"{places} ({_shortened(value)})", value))
 
 
 def _shortened(value: Decimal) -> str:
@@ -218,9 +269,9 @@ def _is_positive_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and text[0] != "0"
 
 
-def _check_id(column: str, value: str | None, problems: list[str]) -> None:
+def _check_id(column: str, value: str | None, problems: list[Problem]) -> None:
     if value is not None and not _is_positive_id(value):
-        problems.append(f"{column}: not a positive id ({value!r})")
+        problems.append(Problem(column, f"not a positive id ({value!r})", value))
 
 
 @dataclass(frozen=True, slots=True)

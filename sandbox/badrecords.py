@@ -7,7 +7,11 @@ suite injects them here and checks the consumer against the returned expectation
 * ``reject`` — the record cannot be stored faithfully; a correct consumer skips it, records it
   as rejected with a reason, and carries on with the rest of the page and the sync;
 * ``apply`` — the record is unusual but valid; a correct consumer stores it (for duplicates,
-  the later occurrence in feed order wins — it has the later ``modifiedOn``).
+  the later occurrence in feed order wins — it has the later ``modifiedOn``);
+* ``warn`` — the record is usable but one of its optional fields is not (a date out of range,
+  text PostgreSQL cannot store, an over-long string); a correct consumer stores the record with
+  that field empty and reports the field. Whether a defect rejects or warns depends on the
+  field it lands in: ids, ``createdOn``/``modifiedOn`` and invoice money reject.
 
 Rejected records get fresh ids that no valid record uses, so rejecting them never hides a
 real record. Duplicates reuse a real record's id and end at its current version, so ground
@@ -34,7 +38,7 @@ from sandbox.rng import Draw, hash_key, str_key
 from sandbox.tenant import TenantState
 from sandbox.timefmt import TICKS_PER_SECOND, format_ticks
 
-Expectation = Literal["reject", "apply"]
+Expectation = Literal["reject", "apply", "warn"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,27 @@ def _huge_string(kind: Kind, r: Record) -> str:
     return "'memo' is a ~1 MB string (valid; must not break the page)"
 
 
+NO_DATE = "0001-01-01T00:00:00"
+""".NET's default ``DateTime``, which .NET services send for "no date"."""
+
+_NO_DATE_FIELD = {"invoices": "dueDate", "customers": "createdOn"}
+_LONG_TEXT = {"invoices": ("referenceNumber",), "customers": ("address", "zip"),
+              "contacts": ("value",)}  # fmt: skip
+
+
+def _no_date_sentinel(kind: Kind, r: Record) -> str:
+    field = _NO_DATE_FIELD[kind]
+    r[field] = NO_DATE
+    meaning = "no due date" if kind == "invoices" else "a required date that is missing"
+    return f"'{field}' is .NET's \"no date\" {NO_DATE} ({meaning})"
+
+
+def _over_long_text(kind: Kind, r: Record) -> str:
+    path = _LONG_TEXT[kind]
+    _set(r, path, "9" * 400)
+    return f"'{'.'.join(path)}' is 400 characters, longer than its column"
+
+
 def _unknown_enum(kind: Kind, r: Record) -> str:
     field, value = _ENUM[kind]
     r[field] = value
@@ -170,19 +195,33 @@ class _Case:
     mutator: Mutator
     expect: Expectation
     kinds: tuple[Kind, ...]
+    per_kind: tuple[tuple[Kind, Expectation], ...] = ()
+    """Kinds whose verdict differs from ``expect`` (the defect lands in another field)."""
+
+    def expect_for(self, kind: Kind) -> Expectation:
+        return dict(self.per_kind).get(kind, self.expect)
 
 
 _ALL: tuple[Kind, ...] = ("invoices", "customers", "contacts")
+# invoices: the date defects land in invoiceDate (optional); customers: in createdOn;
+# contacts: in modifiedOn (both essential).
+_DATE_VERDICTS: tuple[tuple[Kind, Expectation], ...] = (("invoices", "warn"),)
 CASES: dict[str, _Case] = {
     "missing_id": _Case(_missing_id, "reject", _ALL),
     "wrong_type_id": _Case(_wrong_type_id, "reject", _ALL),
-    "wrong_type_field": _Case(_wrong_type_field, "reject", _ALL),
-    "absurd_money": _Case(_absurd_money, "reject", ("invoices", "customers")),
-    "year_9999": _Case(_year_9999, "reject", _ALL),
-    "unparsable_date": _Case(_unparsable_date, "reject", _ALL),
+    "wrong_type_field": _Case(_wrong_type_field, "reject", _ALL, (("customers", "warn"),)),
+    "absurd_money": _Case(
+        _absurd_money, "reject", ("invoices", "customers"), (("customers", "warn"),)
+    ),
+    "year_9999": _Case(_year_9999, "reject", _ALL, _DATE_VERDICTS),
+    "unparsable_date": _Case(_unparsable_date, "reject", _ALL, _DATE_VERDICTS),
     "unparsable_modified_on": _Case(_unparsable_modified_on, "reject", _ALL),
-    "lone_surrogate": _Case(_lone_surrogate, "reject", _ALL),
-    "nul_char": _Case(_nul, "reject", _ALL),
+    "lone_surrogate": _Case(_lone_surrogate, "warn", _ALL),
+    "nul_char": _Case(_nul, "warn", _ALL),
+    "over_long_text": _Case(_over_long_text, "warn", _ALL),
+    "no_date_sentinel": _Case(
+        _no_date_sentinel, "apply", ("invoices", "customers"), (("customers", "reject"),)
+    ),
     "huge_string": _Case(_huge_string, "apply", _ALL),
     "unknown_enum": _Case(_unknown_enum, "apply", _ALL),
     "spec_nulls": _Case(_spec_nulls, "apply", ("customers",)),
@@ -191,8 +230,16 @@ DUPLICATE_CASES = ("duplicate_in_page", "duplicate_across_pages")
 """The same real id twice: adjacent on one page, or last on one page and first on the next."""
 
 
+LATER_CASES = ("over_long_text", "no_date_sentinel")
+"""Cases added after the duplicates existed: injected after them, so that every earlier case
+draws the same records and timestamps as before (seeded scenarios stay as they were)."""
+
+
 def applicable_cases(kind: Kind) -> list[str]:
-    return [name for name, case in CASES.items() if kind in case.kinds] + list(DUPLICATE_CASES)
+    fitting = [name for name, case in CASES.items() if kind in case.kinds]
+    earlier = [name for name in fitting if name not in LATER_CASES]
+    later = [name for name in fitting if name in LATER_CASES]
+    return earlier + list(DUPLICATE_CASES) + later
 
 
 def inject(
@@ -225,14 +272,15 @@ def inject(
         record = _template(state, kind, record_id, t)
         description = case.mutator(kind, record)
         literal = _serialize(record)
-        store.append_tail(TailEntry(t, record_id, record_id, literal=literal, expect=case.expect))
+        expect = case.expect_for(kind)
+        store.append_tail(TailEntry(t, record_id, record_id, literal=literal, expect=expect))
         keeps_id = isinstance(record.get("id"), int)
         injected.append(
             InjectedRecord(
                 kind,
                 name,
                 record_id if keeps_id else None,
-                case.expect,
+                expect,
                 description,
                 format_ticks(t),
             )

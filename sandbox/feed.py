@@ -62,7 +62,7 @@ class TailEntry:
     break_before: bool = False
     """End the page before this entry (used to pin injected duplicates to page boundaries)."""
     expect: str | None = None
-    """Injected records only: "reject" or "apply" (what a correct consumer does with it)."""
+    """Injected records only: "reject", "apply" or "warn" (what a correct consumer does)."""
 
 
 @dataclass

@@ -80,6 +80,10 @@ _EMAIL_LOCALS = (
 )  # fmt: skip
 
 _TAX_BP = (0, 0, 725, 825, 1025, 600, 1300)  # sales tax rates, basis points
+_INVENTORY_LOCATIONS = ("Main Warehouse", "Truck 7", "Truck 12", "North Yard", "Van – Équipe 3")
+_INVENTORY_STATUSES = ("Allocated", "Used", "Returned", "Pending")
+_INCOME_DETAIL_TYPES = ("Service/Fee Income", "Sales of Product Income", "Other Primary Income")
+_ROYALTY_MEMOS = ("Q3 royalty", "Franchise fee – adjusted", "Resent after bounce")
 
 
 def money(cents: int) -> str:
@@ -302,16 +306,7 @@ class TenantGenerator:
                 if d.chance(40)
                 else None
             ),
-            "royalty": (
-                {
-                    "status": d.pick(("Pending", "Sent", None)),
-                    "date": None,
-                    "sentOn": None,
-                    "memo": None,
-                }
-                if d.chance(70)
-                else None
-            ),
+            "royalty": self._royalty(d) if d.chance(70) else None,
             "employeeInfo": (
                 {
                     "id": 7000 + d.below(40),
@@ -335,6 +330,18 @@ class TenantGenerator:
         return public, rate_bp, {"Net 15": 15, "Net 30": 30, "Net 60": 60}.get(terms or "", 0)
 
     @staticmethod
+    def _royalty(d: Draw) -> Record:
+        """``Accounting.V2.RoyaltyResponse``: dated once due, ``sentOn`` once sent."""
+        status = d.pick(("Pending", "Sent", "Failed", None))
+        day = 1_600_000_000 * TICKS_PER_SECOND + d.below(10**15)
+        return {
+            "status": status,
+            "date": ts(day) if status is not None and d.chance(90) else None,
+            "sentOn": ts(day + d.below(10**12)) if status == "Sent" and d.chance(95) else None,
+            "memo": d.pick(_ROYALTY_MEMOS) if status is not None and d.chance(30) else None,
+        }
+
+    @staticmethod
     def _contact_bundle(d: Draw) -> Record:
         preferences = None
         if d.chance(50):
@@ -355,47 +362,86 @@ class TenantGenerator:
             "_email": f"{d.pick(_EMAIL_LOCALS)}{{n}}@{d.pick(vocab.EMAIL_DOMAINS)}",
         }
 
-    @staticmethod
-    def _item_template(d: Draw) -> Record:
+    def _item_template(self, d: Draw) -> Record:
+        """An ``Accounting.V2.InvoiceItemResponse`` without its per-invoice fields.
+
+        Every optional field is filled a realistic share of the time (materials and equipment
+        carry inventory and cost-of-sale data, services rarely do), so consumers meet each of
+        them set and null.
+        """
+        kind = d.pick(("Service", "Service", "Material", "Material", "Equipment",
+                       "PriceModifier", "Unspecified"))  # fmt: skip
+        stocked = kind in ("Material", "Equipment")
+        inventory = stocked and d.chance(60)
+        sku = d.pick(vocab.SKU_NAMES)
+        location_id = 300 + d.below(12) if inventory and d.chance(85) else None
         return {
             "description": d.pick(vocab.SUMMARIES),
-            "budgetCodeId": None,
-            "inventoryLocationId": None,
-            "inventoryLocation": None,
-            "type": d.pick(("Service", "Material", "Equipment", "PriceModifier")),
-            "skuName": d.pick(vocab.SKU_NAMES),
+            "budgetCodeId": d.between(1, 50) if d.chance(10) else None,
+            "inventoryLocationId": location_id,
+            "inventoryLocation": (
+                d.pick(_INVENTORY_LOCATIONS) if location_id is not None and d.chance(95) else None
+            ),
+            "type": kind,
+            "skuName": sku,
             "skuId": 80_000 + d.below(500),
-            "inventory": d.chance(20),
+            "inventory": inventory,
             "taxable": d.chance(60),
             "isChargeable": d.chance(95),
             "generalLedgerAccount": (
                 {
-                    "id": 11,
-                    "name": "Income – Service",
-                    "number": "4000",
+                    "id": 11 if kind == "Service" else 12,
+                    "name": "Income – Service" if kind == "Service" else "Income – Materials",
+                    "number": "4000" if kind == "Service" else "4100",
                     "type": "Income",
-                    "detailType": None,
+                    "detailType": d.pick(_INCOME_DETAIL_TYPES) if d.chance(60) else None,
                 }
                 if d.chance(80)
                 else None
             ),
-            "costOfSaleAccount": None,
-            "assetAccount": None,
-            "membershipTypeId": 0,
+            "costOfSaleAccount": (
+                {
+                    "id": 51,
+                    "name": "Cost of Goods Sold",
+                    "number": "5000" if d.chance(90) else None,
+                    "type": "Cost of Goods Sold",
+                    "detailType": "Supplies & Materials - COGS" if d.chance(70) else None,
+                }
+                if stocked and d.chance(75)
+                else None
+            ),
+            "assetAccount": (
+                {
+                    "id": 13,
+                    "name": "Inventory Asset",
+                    "number": "1300" if d.chance(90) else None,
+                    "type": "Other Current Asset",
+                    "detailType": "Inventory" if d.chance(70) else None,
+                }
+                if inventory and d.chance(80)
+                else None
+            ),
+            "membershipTypeId": 400 + d.below(8) if d.chance(8) else 0,
             "itemGroup": {"rootId": 12, "name": "Repairs"} if d.chance(20) else None,
-            "displayName": None,
+            "displayName": f"{sku} (installed)" if d.chance(25) else None,
             "soldHours": round(d.below(80) / 4, 2) if d.chance(50) else None,
-            "businessUnit": None,
-            "createdById": None,
-            "displayInAmount": None,
-            "importId": None,
-            "exportId": None,
-            "inventoryStatus": None,
+            "businessUnit": (
+                {"id": unit["id"], "name": unit["name"] if d.chance(95) else None}
+                if (unit := d.pick(self.business_units)) and d.chance(60)
+                else None
+            ),
+            "createdById": d.pick((1, 2, 35, 1201, 98765)) if d.chance(70) else None,
+            "displayInAmount": d.chance(30) if d.chance(50) else None,
+            "importId": f"IMP-L{d.below(100000)}" if d.chance(3) else None,
+            "exportId": f"EXP-L{d.below(100000)}" if d.chance(15) else None,
+            "inventoryStatus": d.pick(_INVENTORY_STATUSES) if inventory and d.chance(70) else None,
             "addOn": d.chance(5),
-            "memberPrice": None,
-            "technicianId": None,
-            "installedEquipmentId": None,
-            "estimateItemId": None,
+            "memberPrice": money(d.between(1_000, 90_000)) if d.chance(25) else None,
+            "technicianId": 7000 + d.below(40) if d.chance(60) else None,
+            "installedEquipmentId": (
+                900_000 + d.below(100_000) if kind == "Equipment" and d.chance(50) else None
+            ),
+            "estimateItemId": 3_000_000 + d.below(1_000_000) if d.chance(20) else None,
         }
 
     def sequence(self, kind: Kind) -> BaseSequence:

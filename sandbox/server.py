@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -138,7 +140,12 @@ def serve_forever(
     *,
     allow_non_loopback: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; write the port to ``port_file`` once listening."""
+    """Serve until SIGINT/SIGTERM/SIGHUP; write the port to ``port_file`` once listening.
+
+    The port file is removed however serving ends. uvicorn re-raises the stop signal once it
+    has shut down; with the default SIGTERM/SIGHUP action that would kill the process before
+    any clean-up, so ``_stopping`` turns them into a shutdown and ``SystemExit(0)``.
+    """
     sock = bind(host, port, allow_non_loopback=allow_non_loopback)
     actual_port = sock.getsockname()[1]
     server = make_server(sandbox, log_level)
@@ -159,9 +166,39 @@ def serve_forever(
         await task
 
     try:
-        asyncio.run(main())
+        with _stopping(server):
+            asyncio.run(main())
     finally:
         sock.close()
         if port_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 port_file.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                port_file.with_name(port_file.name + ".tmp").unlink()
+
+
+@contextlib.contextmanager
+def _stopping(server: uvicorn.Server) -> Iterator[None]:
+    """Stop signals end the block through ``finally`` blocks, never by the default action.
+
+    While uvicorn serves, it handles SIGINT and SIGTERM itself and re-raises them once shut
+    down: SIGTERM then lands here and raises ``SystemExit(0)``. SIGHUP, which uvicorn ignores,
+    asks it to shut down the same way. Outside serving, both raise ``SystemExit(0)`` at once.
+    Only the main thread can set handlers; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP and server.started and not server.should_exit:
+            server.should_exit = True
+            return
+        raise SystemExit(0)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

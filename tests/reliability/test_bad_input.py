@@ -157,7 +157,7 @@ async def test_every_bad_record_case_on_every_stream(
     assert harness.rows("SELECT status, records_rejected FROM servicetitan_sync_logs") == [
         ("completed", len(expected_rejects))
     ]
-    verdicts = {"reject": 0, "apply": 0}
+    verdicts = {"reject": 0, "apply": 0, "warn": 0}
     for record in injected:
         stored = _stored(harness, record.kind)
         if record.expect == "reject":
@@ -203,7 +203,8 @@ async def test_every_bad_record_case_on_every_stream(
         Scenario(
             "bad records: every case × 3 streams",
             records=feed_records(sandbox, TENANT),
-            injected=f"{verdicts['reject']} to reject, {verdicts['apply']} to apply",
+            injected=f"{verdicts['reject']} to reject, {verdicts['apply']} to apply, "
+            f"{verdicts['warn']} to land with a field NULL",
             expected_rows=tally.expected,
             found_rows=tally.found,
             duplicates=duplicate_rows(harness.database_url),

@@ -11,8 +11,9 @@ history on the Temporal server (payloads base64-decoded).
 
 The first test plants a canary in each kind of haystack and proves the scanner finds it; the
 second drives one more end-to-end run through the CLI (company, credential with the secret on
-stdin, show, list, test, sync --wait, status, history, rejects) against a worker process and a
-sandbox process, then asserts the whole scan of the session is clean.
+stdin, show, list, test, sync --wait, status, history, rejects, rejects --warnings) against a
+worker process and a sandbox process serving a bad field (so the field warnings table is
+scanned too), then asserts the whole scan of the session is clean.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ async def test_no_secret_in_clear_in_logs_cli_output_histories_or_databases(
     sandbox = SandboxServer(tenants=f"{TENANT}:120:200", workdir=tmp_path, export_page_size=50)
     with running(sandbox):
         sandbox.start()
+        # Bad fields, so the field warnings table holds rows for the scan too.
+        bad_fields = {"tenant_id": TENANT, "kind": "invoices", "cases": ["over_long_text"]}
+        sandbox.admin("POST", "bad-records", bad_fields)
         env = worker_environment(
             database_url=database_url,
             temporal_address=temporal_client.service_client.config.target_host,
@@ -177,6 +181,7 @@ async def test_no_secret_in_clear_in_logs_cli_output_histories_or_databases(
                             ["status", str(credential)],
                             ["history", "--credential", str(credential)],
                             ["rejects", "--credential", str(credential), "--raw"],
+                            ["rejects", "--warnings", "--credential", str(credential)],
                         ],
                     )
                 )
@@ -189,7 +194,9 @@ async def test_no_secret_in_clear_in_logs_cli_output_histories_or_databases(
         row = connection.execute(
             "SELECT access_token, client_secret FROM servicetitan_credentials"
         ).fetchone()
+        warned = connection.execute("SELECT count(*) FROM servicetitan_field_warnings").fetchone()
     assert row is not None and row[0] and row[1], "no token or secret stored: nothing to scan"
+    assert warned is not None and warned[0] >= 1, "no field warnings stored: nothing to scan"
 
     histories = 0
     async for place, text in workflow_histories(temporal_client):

@@ -87,10 +87,11 @@ async def test_bad_records_counters_settings_records_and_reset(
     sandbox: Sandbox, client: httpx.AsyncClient
 ) -> None:
     response = await client.post(
-        "/_sandbox/bad-records", json={"tenant_id": T1, "kind": "customers", "cases": ["nul_char"]}
+        "/_sandbox/bad-records",
+        json={"tenant_id": T1, "kind": "customers", "cases": ["unparsable_modified_on"]},
     )
     injected = response.json()["injected"]
-    assert injected[0]["case"] == "nul_char" and injected[0]["expect"] == "reject"
+    assert injected[0]["case"] == "unparsable_modified_on" and injected[0]["expect"] == "reject"
     assert "spec_nulls" in response.json()["available_cases"]
     bad_kind = await client.post("/_sandbox/bad-records", json={"tenant_id": T1, "kind": "x"})
     assert bad_kind.status_code == 400

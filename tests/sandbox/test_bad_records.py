@@ -46,7 +46,7 @@ async def test_every_case_is_served_and_described(
     assert len(served) == len(injected) + len(DUPLICATE_CASES)
     for record in injected:
         assert record.expect == (
-            "apply" if record.case in DUPLICATE_CASES else CASES[record.case].expect
+            "apply" if record.case in DUPLICATE_CASES else CASES[record.case].expect_for(kind)
         )
         assert record.description and record.modified_on
         assert record.as_dict()["kind"] == kind
