@@ -7,8 +7,6 @@ every process list): it comes from a hidden prompt, or from standard input with
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from dataclasses import asdict
 
@@ -17,14 +15,8 @@ import typer
 from cli.context import CommandContext
 from cli.output import console, emit_json, fail, table, when
 from cli.runner import run_command
-from db import credentials
-from db.token_store import DatabaseTokenStore
-from runtime import schedules
-from runtime.servicetitan import client_config
-from runtime.sync_control import running_sync
-from servicetitan.client import ServiceTitanClient
-from servicetitan.config import Credentials
-from servicetitan.http import close_shared_http_client
+from services import companies, credentials
+from services.switches import SwitchResult
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 
@@ -55,15 +47,13 @@ def companies_add(
     """Add a company and print its id."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            company_id = await credentials.add_company(
-                connection, name=name, intacct_id=intacct_id, primary_trade=trade, actor=ctx.actor
-            )
-            company = await credentials.get_company(connection, company_id)
+        company = await companies.add_company(
+            ctx.services, ctx.principal, name=name, intacct_id=intacct_id, primary_trade=trade
+        )
         if ctx.json_output:
             emit_json(asdict(company))
         else:
-            console.print(company_id)
+            console.print(company.id)
 
     run_command(json_output, body)
 
@@ -73,8 +63,7 @@ def companies_list(json_output: bool = JSON) -> None:
     """List companies."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            rows = await credentials.list_companies(connection)
+        rows = await companies.list_companies(ctx.services, ctx.principal)
         if ctx.json_output:
             emit_json([asdict(row) for row in rows])
             return
@@ -99,6 +88,7 @@ def credentials_add(
     json_output: bool = JSON,
 ) -> None:
     """Add a company's ServiceTitan credential (the secret is prompted for, hidden)."""
+    # Checked before the prompt, so nobody types a secret for a command that will fail.
     if environment not in ("production", "integration"):
         fail(f"--environment must be production or integration (got {environment!r})")
     if not tenant_id.isdigit():
@@ -106,22 +96,19 @@ def credentials_add(
     secret = read_secret(client_secret_stdin)
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            credential_id = await credentials.add_credential(
-                connection,
-                ctx.box,
-                company_id=company,
-                tenant_id=tenant_id,
-                client_id=client_id,
-                client_secret=secret,
-                environment=environment,
-                actor=ctx.actor,
-            )
-            info = await credentials.get_credential(connection, ctx.box, credential_id)
+        info = await credentials.create_credential(
+            ctx.services,
+            ctx.principal,
+            company_id=company,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            client_secret=secret,
+            environment=environment,
+        )
         if ctx.json_output:
             emit_json(asdict(info))
         else:
-            console.print(credential_id)
+            console.print(info.id)
 
     run_command(json_output, body)
 
@@ -131,8 +118,7 @@ def credentials_list(json_output: bool = JSON) -> None:
     """List credentials (client ids masked)."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            rows = await credentials.list_credentials(connection, ctx.box)
+        rows = await credentials.list_credentials(ctx.services, ctx.principal)
         if ctx.json_output:
             emit_json([asdict(row) for row in rows])
             return
@@ -163,8 +149,7 @@ def credentials_show(
     """Show one credential (client id masked, secret never shown)."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            info = await credentials.get_credential(connection, ctx.box, credential)
+        info = await credentials.get_credential(ctx.services, ctx.principal, credential)
         if ctx.json_output:
             emit_json(asdict(info))
             return
@@ -221,25 +206,15 @@ def credentials_update(
     )
 
     async def body(ctx: CommandContext) -> None:
-        if tenant_id is not None or environment is not None:
-            # A running sync would store the old feed's positions again after the reset.
-            handle = await running_sync(await ctx.temporal(), credential)
-            if handle is not None:
-                fail(
-                    f"a sync of credential {credential} is running ({handle.id}); wait for it "
-                    "or cancel it before changing its tenant or environment"
-                )
-        async with ctx.transaction() as connection:
-            change = await credentials.update_credential(
-                connection,
-                ctx.box,
-                credential,
-                actor=ctx.actor,
-                tenant_id=tenant_id,
-                environment=environment,
-                client_id=client_id,
-                client_secret=secret,
-            )
+        change = await credentials.update_credential(
+            ctx.services,
+            ctx.principal,
+            credential,
+            tenant_id=tenant_id,
+            environment=environment,
+            client_id=client_id,
+            client_secret=secret,
+        )
         if ctx.json_output:
             emit_json(
                 {"id": credential, "changed": change.changed, "cursors_reset": change.cursors_reset}
@@ -268,28 +243,15 @@ def credentials_delete(
     --force). Its sync history, rejects and hand-offs stay, no longer linked to it."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            await credentials.get_credential(connection, ctx.box, credential)
-        client = await ctx.temporal()
-        handle = await running_sync(client, credential)
-        if handle is not None:
-            if not force:
-                fail(
-                    f"a sync of credential {credential} is running ({handle.id}); wait for it, "
-                    "or pass --force to cancel it"
-                )
-            await handle.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(handle.result(), timeout=60)
-        schedule = await schedules.find(client, credential)
-        if schedule is not None:
-            await schedule.delete()
-        async with ctx.transaction() as connection:
-            await credentials.delete_credential(connection, credential, actor=ctx.actor)
+        deleted = await credentials.delete_credential(
+            ctx.services, ctx.principal, credential, force=force
+        )
         if ctx.json_output:
-            emit_json({"id": credential, "deleted": True, "schedule_deleted": schedule is not None})
+            emit_json(
+                {"id": credential, "deleted": True, "schedule_deleted": deleted.schedule_deleted}
+            )
         else:
-            extra = " and its schedule" if schedule is not None else ""
+            extra = " and its schedule" if deleted.schedule_deleted else ""
             console.print(f"deleted credential {credential}{extra}")
 
     run_command(json_output, body)
@@ -302,28 +264,7 @@ def credentials_test(
     """Request a token and make one API call; records the connection status."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            context = await credentials.credential_context(connection, credential)
-            secrets = await credentials.load_secrets(connection, ctx.box, credential)
-        client = ServiceTitanClient(
-            Credentials(
-                credential_id=credential,
-                tenant_id=int(context.tenant_id),
-                environment="production" if context.environment == "production" else "integration",
-                client_id=secrets.client_id,
-                client_secret=secrets.client_secret,
-            ),
-            client_config(ctx.settings),
-            DatabaseTokenStore(ctx.database, ctx.box),
-        )
-        try:
-            check = await client.validate_credentials()
-        finally:
-            await close_shared_http_client()
-        async with ctx.transaction() as connection:
-            await credentials.record_connection_test(
-                connection, credential, verdict=check.verdict, reason=check.reason, actor=ctx.actor
-            )
+        check = await credentials.test_connection(ctx.services, ctx.principal, credential)
         if ctx.json_output:
             emit_json(
                 {
@@ -342,61 +283,39 @@ def credentials_test(
     run_command(json_output, body)
 
 
-def _switch(
-    *,
-    credential: int | None,
-    company: int | None,
-    enabled: bool,
-    reason: str | None,
-    json_output: bool,
+def _show_switch(ctx: CommandContext, result: SwitchResult) -> None:
+    if ctx.json_output:
+        emit_json(asdict(result))
+        return
+    what = f"{result.scope} {result.id}"
+    console.print(f"{what} {'enabled' if result.enabled else 'disabled'}")
+    if result.schedules:
+        verb = "resumed" if result.enabled else "paused"
+        console.print(f"schedules {verb}: {', '.join(result.schedules)}")
+    if result.running_syncs and not result.enabled:
+        console.print(
+            f"running syncs of credentials {result.running_syncs} stop at their next page boundary"
+        )
+
+
+def _switch_credential(
+    credential: int, *, enabled: bool, reason: str | None, json_output: bool
 ) -> None:
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            await credentials.set_sync_enabled(
-                connection,
-                credential_id=credential,
-                company_id=company,
-                enabled=enabled,
-                reason=reason,
-                actor=ctx.actor,
-            )
-            ids = (
-                [credential]
-                if credential is not None
-                else await credentials.credential_ids_of_company(connection, company or 0)
-            )
-        client = await ctx.temporal()
-        paused = []
-        for credential_id in ids:
-            schedule = await schedules.find(client, credential_id)
-            if schedule is None:
-                continue
-            note = f"{'enabled' if enabled else 'disabled'} by {ctx.actor}"
-            if enabled:
-                await schedule.unpause(note=note)
-            else:
-                await schedule.pause(note=note + (f": {reason}" if reason else ""))
-            paused.append(schedule.id)
-        running = [i for i in ids if await running_sync(client, i) is not None]
-        what = f"credential {credential}" if credential is not None else f"company {company}"
-        if ctx.json_output:
-            emit_json(
-                {
-                    "scope": "credential" if credential is not None else "company",
-                    "id": credential if credential is not None else company,
-                    "enabled": enabled,
-                    "schedules": paused,
-                    "running_syncs": running,
-                }
-            )
-            return
-        console.print(f"{what} {'enabled' if enabled else 'disabled'}")
-        if paused:
-            console.print(f"schedules {'resumed' if enabled else 'paused'}: {', '.join(paused)}")
-        if running and not enabled:
-            console.print(
-                f"running syncs of credentials {running} stop at their next page boundary"
-            )
+        result = await credentials.set_enabled(
+            ctx.services, ctx.principal, credential, enabled=enabled, reason=reason
+        )
+        _show_switch(ctx, result)
+
+    run_command(json_output, body)
+
+
+def _switch_company(company: int, *, enabled: bool, reason: str | None, json_output: bool) -> None:
+    async def body(ctx: CommandContext) -> None:
+        result = await companies.set_enabled(
+            ctx.services, ctx.principal, company, enabled=enabled, reason=reason
+        )
+        _show_switch(ctx, result)
 
     run_command(json_output, body)
 
@@ -411,9 +330,7 @@ def credentials_disable(
     json_output: bool = JSON,
 ) -> None:
     """Kill switch: no scheduled run starts, manual syncs are refused, a running one stops."""
-    _switch(
-        credential=credential, company=None, enabled=False, reason=reason, json_output=json_output
-    )
+    _switch_credential(credential, enabled=False, reason=reason, json_output=json_output)
 
 
 @credentials_app.command("enable")
@@ -421,7 +338,7 @@ def credentials_enable(
     credential: int = typer.Argument(..., help="Credential id."), json_output: bool = JSON
 ) -> None:
     """Undo `credentials disable`."""
-    _switch(credential=credential, company=None, enabled=True, reason=None, json_output=json_output)
+    _switch_credential(credential, enabled=True, reason=None, json_output=json_output)
 
 
 @companies_app.command("disable")
@@ -431,7 +348,7 @@ def companies_disable(
     json_output: bool = JSON,
 ) -> None:
     """Kill switch for every credential of a company."""
-    _switch(credential=None, company=company, enabled=False, reason=reason, json_output=json_output)
+    _switch_company(company, enabled=False, reason=reason, json_output=json_output)
 
 
 @companies_app.command("enable")
@@ -439,4 +356,4 @@ def companies_enable(
     company: int = typer.Argument(..., help="Company id."), json_output: bool = JSON
 ) -> None:
     """Undo `companies disable`."""
-    _switch(credential=None, company=company, enabled=True, reason=None, json_output=json_output)
+    _switch_company(company, enabled=True, reason=None, json_output=json_output)

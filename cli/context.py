@@ -20,6 +20,8 @@ from core.temporal import connect, ensure_search_attributes
 from db import migrate
 from db.audit import default_actor
 from db.database import Database
+from services.context import ServiceContext
+from services.identity import Principal
 
 
 @dataclass
@@ -35,6 +37,16 @@ class CommandContext:
     @property
     def actor(self) -> str:
         return default_actor()
+
+    @property
+    def principal(self) -> Principal:
+        """The operator: admin over every company, audited as the OS user."""
+        return Principal.operator(self.actor)
+
+    @property
+    def services(self) -> ServiceContext:
+        """What the service layer needs; builds the database and secret box on first use."""
+        return ServiceContext(self.settings, self.database, self.box, self.temporal)
 
     @property
     def database_url(self) -> str:

@@ -16,12 +16,14 @@ from core.settings import ConfigurationError
 from core.temporal import TemporalUnavailableError
 from db.credentials import ConflictError, NotFoundError
 from db.migrate import SchemaOutOfDateError
+from services.errors import ServiceError
 
 T = TypeVar("T")
 
 # Errors whose message is already the whole story for the operator.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ConfigurationError,
+    ServiceError,
     NotFoundError,
     ConflictError,
     ValueError,

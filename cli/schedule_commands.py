@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import typer
-from temporalio.client import ScheduleOverlapPolicy
 
 from cli.context import CommandContext
-from cli.output import console, emit_json, fail, table, when
+from cli.output import console, emit_json, table, when
 from cli.runner import run_command
-from contracts.sync import DataType
-from db import credentials
-from runtime import schedules
+from services import schedules
+from services.schedules import ScheduleAction
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 schedule_app = typer.Typer(help="Recurring syncs (Temporal Schedules).", no_args_is_help=True)
@@ -31,59 +29,33 @@ def schedule_set(
     json_output: bool = JSON,
 ) -> None:
     """Create or update the credential's schedule (skips a run while one is in progress)."""
-    if (every is None) == (cron is None):
-        fail("give exactly one of --every and --cron")
-    if data_type not in ("invoices", "customers", "both"):
-        fail(f"--data-type must be invoices, customers or both (got {data_type!r})")
-    interval = schedules.parse_duration(every) if every else None
-    spread = schedules.parse_duration(jitter) if jitter and jitter.strip() != "0" else None
-    kind: DataType = data_type  # type: ignore[assignment]
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            info = await credentials.get_credential(connection, ctx.box, credential)
-        client = await ctx.temporal()
-        created = await schedules.set_schedule(
-            client,
-            ctx.settings,
+        made = await schedules.set_schedule(
+            ctx.services,
+            ctx.principal,
             credential,
-            every=interval,
+            every=every,
             cron=cron,
-            data_type=kind,
-            jitter=spread,
-            company_id=info.company_id,
-            tenant_id=info.tenant_id,
+            data_type=data_type,
+            jitter=jitter,
         )
-        summary = schedules.summarize(
-            credential, await (await schedules.require(client, credential)).describe()
-        )
+        summary = made.summary
         if ctx.json_output:
-            emit_json({"created": created, **asdict(summary)})
+            emit_json({"created": made.created, **asdict(summary)})
         else:
-            verb = "created" if created else "updated"
+            verb = "created" if made.created else "updated"
             nxt = when(summary.next_runs[0]) if summary.next_runs else "-"
             console.print(f"{verb} {summary.schedule_id}: {summary.spec}; next run {nxt}")
 
     run_command(json_output, body)
 
 
-def _simple(action: str, credential: int, json_output: bool) -> None:
+def _simple(action: ScheduleAction, credential: int, json_output: bool) -> None:
     async def body(ctx: CommandContext) -> None:
-        client = await ctx.temporal()
-        try:
-            handle = await schedules.require(client, credential)
-        except LookupError as error:
-            fail(str(error))
-        if action == "pause":
-            await handle.pause(note=f"paused by {ctx.actor}")
-        elif action == "resume":
-            await handle.unpause(note=f"resumed by {ctx.actor}")
-        elif action == "trigger":
-            await handle.trigger(overlap=ScheduleOverlapPolicy.SKIP)
-        elif action == "delete":
-            await handle.delete()
+        changed = await schedules.change_schedule(ctx.services, ctx.principal, credential, action)
         if ctx.json_output:
-            emit_json({"schedule_id": handle.id, "action": action})
+            emit_json({"schedule_id": changed.schedule_id, "action": action})
         else:
             past = {
                 "pause": "paused",
@@ -91,7 +63,7 @@ def _simple(action: str, credential: int, json_output: bool) -> None:
                 "trigger": "triggered",
                 "delete": "deleted",
             }
-            console.print(f"{past[action]} {handle.id}")
+            console.print(f"{past[action]} {changed.schedule_id}")
 
     run_command(json_output, body)
 
@@ -125,7 +97,7 @@ def schedule_list(json_output: bool = JSON) -> None:
     """All credentials' schedules."""
 
     async def body(ctx: CommandContext) -> None:
-        summaries = await schedules.list_summaries(await ctx.temporal())
+        summaries = await schedules.list_schedules(ctx.services, ctx.principal)
         if ctx.json_output:
             emit_json([asdict(s) for s in summaries])
             return

@@ -1,4 +1,4 @@
-"""Syncing and watching: sync, status, history, rejects, dashboard, alerts, reconcile."""
+"""Syncing and watching: sync, status, history, dashboard, alerts, reconcile."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from cli.context import CommandContext
 from cli.output import console, emit_json, errors, fail, table, when
 from cli.progress import SyncFailedError, follow
 from cli.runner import run_command
-from contracts.sync import DataType, Mode, SyncResult
-from db import credentials, reports
-from runtime import alerting, schedules
-from runtime.reconcile import ReconcileReport, reconcile
-from runtime.servicetitan import client_config
-from runtime.sync_control import progress, running_sync, start_sync, workers_polling
-from servicetitan.errors import ServiceTitanError
-from servicetitan.http import close_shared_http_client
+from contracts.sync import SyncResult
+from runtime.reconcile import ReconcileReport
+from services import alerts as alert_service
+from services import credentials, syncs
+from services import dashboard as dashboard_service
+from services import reconcile as reconcile_service
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 DATA_TYPES = ("invoices", "customers", "both")
+
+
+def _without(document: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != key}
 
 
 def parse_from_date(text: str) -> str:
@@ -50,28 +52,21 @@ def sync(
         fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")
     if full and from_date:
         fail("--full and --from cannot be combined")
-    mode: Mode = "full" if full else "from_date" if from_date else "incremental"
     start_from = parse_from_date(from_date) if from_date else None
-    kind: DataType = data_type  # type: ignore[assignment]
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            info = await credentials.get_credential(connection, ctx.box, credential)
-        if not info.sync_enabled or not info.company_sync_enabled:
-            fail(
-                f"credential {credential} is disabled"
-                + (f" ({info.disabled_reason})" if info.disabled_reason else "")
-                + "; enable it with `credentials enable` (or `companies enable`)"
-            )
-        if not ctx.settings.sync_enabled:
-            fail("syncs are switched off for every credential (SYNC_ENABLED=false)")
-        client = await ctx.temporal()
-        started = await start_sync(
-            client, ctx.settings, credential, data_type=kind, mode=mode, from_date=start_from
+        started = await syncs.start_sync(
+            ctx.services,
+            ctx.principal,
+            credential,
+            data_type=data_type,
+            force_full=full,
+            from_date=start_from,
+            attach=True,
         )
         if not started.started:
             errors.print(f"already running: {started.workflow_id} — attaching to it")
-        elif await workers_polling(client, ctx.settings) == 0:
+        elif started.workers_polling == 0:
             errors.print(
                 f"warning: no worker polls task queue {ctx.settings.temporal_task_queue!r}; "
                 "the sync will start when one does (`python worker.py`)"
@@ -123,34 +118,31 @@ def status(
     """Live progress of a running sync, or the last result."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            info = await credentials.get_credential(connection, ctx.box, credential)
-            last = await reports.last_sync(connection, credential)
-        client = await ctx.temporal()
-        handle = await running_sync(client, credential)
-        live = await progress(handle) if handle is not None else None
-        schedule = await schedules.find(client, credential)
-        summary = schedules.summarize(credential, await schedule.describe()) if schedule else None
+        info = await credentials.get_credential(ctx.services, ctx.principal, credential)
+        now = await syncs.status(ctx.services, ctx.principal, credential)
+        live, last, summary = now.running, now.last_sync, now.schedule
+        if not now.live_available:
+            errors.print("warning: Temporal is not reachable; live progress and schedule unknown")
         if ctx.json_output:
             emit_json(
                 {
                     "credential_id": credential,
-                    "enabled": info.sync_enabled and info.company_sync_enabled,
-                    "connection_status": info.connection_status,
+                    "enabled": now.enabled,
+                    "connection_status": now.connection_status,
                     "running": asdict(live) if live else None,
                     "last_sync": asdict(last) if last else None,
                     "schedule": asdict(summary) if summary else None,
                 }
             )
             return
-        state = "enabled" if info.sync_enabled and info.company_sync_enabled else "DISABLED"
+        state = "enabled" if now.enabled else "DISABLED"
         console.print(
             f"credential {credential} — {info.company_name}, tenant {info.tenant_id} "
             f"({info.environment}), {info.connection_status}, {state}"
         )
         if live is not None:
             table(
-                f"running: {handle.id if handle else ''} (run {live.runs})",
+                f"running: {now.workflow_id or ''} (run {live.runs})",
                 [
                     "stream",
                     "pages",
@@ -202,12 +194,17 @@ def history(
     """Past sync runs (servicetitan_sync_logs), newest first."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            if credential is not None:
-                await credentials.get_credential(connection, ctx.box, credential)
-            entries = await reports.sync_history(connection, credential_id=credential, limit=limit)
+        found = await syncs.history(
+            ctx.services, ctx.principal, credential_id=credential, page_size=limit
+        )
+        entries = found.items
         if ctx.json_output:
-            emit_json([{**asdict(e), "duration_seconds": e.duration_seconds} for e in entries])
+            emit_json(
+                [
+                    {**_without(asdict(e), "company_id"), "duration_seconds": e.duration_seconds}
+                    for e in entries
+                ]
+            )
             return
         table(
             "Sync history",
@@ -220,6 +217,7 @@ def history(
                 "status",
                 "records",
                 "rejected",
+                "warnings",
                 "started",
                 "took",
                 "error",
@@ -234,45 +232,10 @@ def history(
                     e.status,
                     e.records_processed,
                     e.records_rejected,
+                    e.field_warnings,
                     when(e.started_at),
                     f"{e.duration_seconds:.1f}s" if e.duration_seconds is not None else "running",
                     (e.error_message or "")[:80],
-                )
-                for e in entries
-            ],
-        )
-
-    run_command(json_output, body)
-
-
-def rejects(
-    credential: int | None = typer.Option(None, "--credential", help="Only this credential."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many records."),
-    raw: bool = typer.Option(False, "--raw", help="Include each record's full raw JSON."),
-    json_output: bool = JSON,
-) -> None:
-    """Quarantined records with the reason each was rejected."""
-
-    async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            entries = await reports.rejects(
-                connection, credential_id=credential, limit=limit, include_raw=raw
-            )
-        if ctx.json_output:
-            emit_json([asdict(e) for e in entries])
-            return
-        table(
-            "Rejected records",
-            ["id", "cred", "stream", "record id", "reason", "when", *(["raw"] if raw else [])],
-            [
-                (
-                    e.id,
-                    e.credential_id,
-                    e.stream,
-                    e.record_id or "?",
-                    e.reason,
-                    when(e.rejected_at),
-                    *([e.raw] if raw else []),
                 )
                 for e in entries
             ],
@@ -285,28 +248,10 @@ def dashboard(json_output: bool = JSON) -> None:
     """Every credential: connection, switch, last sync, records, next scheduled run."""
 
     async def body(ctx: CommandContext) -> None:
-        async with ctx.transaction() as connection:
-            health = await reports.credential_health(connection)
-        client = await ctx.temporal()
-        summaries = {s.credential_id: s for s in await schedules.list_summaries(client)}
-        running = {h.credential_id for h in health if await running_sync(client, h.credential_id)}
-        rows: list[dict[str, Any]] = []
-        for h in health:
-            summary = summaries.get(h.credential_id)
-            next_run = (
-                summary.next_runs[0]
-                if summary and summary.next_runs and not summary.paused
-                else None
-            )
-            rows.append(
-                {
-                    **asdict(h),
-                    "running": h.credential_id in running,
-                    "schedule": summary.spec if summary else None,
-                    "schedule_paused": summary.paused if summary else None,
-                    "next_run": next_run,
-                }
-            )
+        board = await dashboard_service.dashboard(ctx.services, ctx.principal)
+        if not board.temporal_available:
+            errors.print("warning: Temporal is not reachable; running syncs and schedules unknown")
+        rows = [asdict(row) for row in board.rows]
         if ctx.json_output:
             emit_json(rows)
             return
@@ -347,13 +292,14 @@ def dashboard(json_output: bool = JSON) -> None:
 
 
 def alerts(json_output: bool = JSON) -> None:
-    """Credentials whose last success is too old or that failed several times in a row.
+    """Credentials whose last success is too old, that failed several times in a row, or
+    whose last sync quarantined a spike of records.
 
     Exits 3 when there is at least one alert, so cron jobs and monitors can act on it.
     """
 
     async def body(ctx: CommandContext) -> None:
-        state = await alerting.current_state(ctx.database, await ctx.temporal(), ctx.settings)
+        state = await alert_service.alerts(ctx.services, ctx.principal)
         found = state.alerts
         if ctx.json_output:
             emit_json([asdict(a) for a in found])
@@ -387,19 +333,9 @@ def reconcile_command(
         fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")
 
     async def body(ctx: CommandContext) -> None:
-        try:
-            report = await reconcile(
-                ctx.database,
-                ctx.box,
-                client_config(ctx.settings),
-                credential,
-                data_type=data_type,
-                sample=sample,
-            )
-        except ServiceTitanError as error:
-            fail(f"could not read ServiceTitan: {error}")
-        finally:
-            await close_shared_http_client()
+        report = await reconcile_service.reconcile_credential(
+            ctx.services, ctx.principal, credential, data_type=data_type, sample=sample
+        )
         if ctx.json_output:
             emit_json(report.as_dict())
         else:

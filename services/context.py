@@ -1,0 +1,37 @@
+"""What services need from the process: settings, database, secret box, Temporal.
+
+Temporal is reached through a callable so a front end connects lazily (the CLI) or shares one
+client (the API); any failure to reach it becomes ``Unavailable`` and reads that do not need
+it keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from core.crypto import SecretBox
+from core.settings import Settings
+from core.temporal import TemporalUnavailableError
+from db.database import Database
+from services.errors import Unavailable
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    database: Database
+    box: SecretBox
+    temporal: Callable[[], Awaitable[Client]]
+
+    async def client(self) -> Client:
+        """The Temporal client, or ``Unavailable`` when Temporal cannot be reached."""
+        try:
+            return await self.temporal()
+        except Unavailable:
+            raise
+        except (TemporalUnavailableError, RPCError, OSError, RuntimeError) as error:
+            raise Unavailable(f"Temporal is not reachable: {error}") from None
