@@ -14,10 +14,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from core.crypto import SecretBox
+from core.logging import get_logger
 from core.settings import Settings
 from core.temporal import TemporalUnavailableError
 from db.database import Database
 from services.errors import Unavailable
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -34,4 +37,6 @@ class ServiceContext:
         except Unavailable:
             raise
         except (TemporalUnavailableError, RPCError, OSError, RuntimeError) as error:
-            raise Unavailable(f"Temporal is not reachable: {error}") from None
+            # The transport's own text (addresses, library internals) stays in the log.
+            log.warning("Temporal is not reachable", error=f"{type(error).__name__}: {error}")
+            raise Unavailable("Temporal is not reachable; try again shortly") from None

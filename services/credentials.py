@@ -78,8 +78,7 @@ async def create_credential(
 ) -> CredentialView:
     require(principal, Action.MANAGE, company_id, missing=f"no company with id {company_id}")
     _check_values(tenant_id, environment)
-    if not client_id.strip():
-        raise Invalid("client id must not be blank", "client_id")
+    _check_client_id(client_id)
     if not client_secret.strip():
         raise Invalid("client secret must not be blank", "client_secret")
     with translated():
@@ -136,6 +135,8 @@ async def update_credential(
     """Change values in place (history and schedule stay); rotating the secret included."""
     await visible_credential(ctx, principal, credential_id, Action.MANAGE)
     _check_values(tenant_id, environment)
+    if client_id is not None:
+        _check_client_id(client_id)
     if tenant_id is not None or environment is not None:
         # A running sync would store the old feed's positions again after the reset.
         handle = await running_sync(await ctx.client(), credential_id)
@@ -294,3 +295,11 @@ def metadata(principal: Principal) -> CredentialMetadata:
         can_manage=may(principal, Action.MANAGE),
         can_manage_companies=principal.role is Role.ADMIN,
     )
+
+
+def _check_client_id(client_id: str) -> None:
+    """A client id is printable text (ServiceTitan issues ``cid.`` and letters and digits)."""
+    if not client_id.strip():
+        raise Invalid("client id must not be blank", "client_id")
+    if not client_id.isprintable():
+        raise Invalid("client id must not contain control characters", "client_id")
