@@ -6,7 +6,7 @@ schemas). The tests hold models of the whole records and check every schema prop
 them (tests/records/export_models.py), so drift is caught.
 
 How the models differ from the schemas, on purpose (real data disagrees with the spec's
-"required" lists; see SERVICETITAN_API.md §4.2):
+"required" lists; see docs/architecture.md §5):
 
 - Every field except the record's own ``id`` is optional and nullable.
 - Enums are plain ``str``: a value ServiceTitan adds tomorrow is kept, not rejected. The known

@@ -12,7 +12,7 @@ import pytest
 from records.invoice import INVOICE_COLUMNS, InvoiceRecord, map_invoice, map_raw_invoice
 from servicetitan.models import InvoiceMappedFields
 
-ARCHITECTURE_INVOICE_COLUMNS = (
+CONTRACT_INVOICE_COLUMNS = (
     "invoice_number",
     "reference_number",
     "customer_id",
@@ -43,7 +43,7 @@ def _map(raw: dict[str, Any], customer_type: str | None = None) -> InvoiceRecord
 
 
 def test_columns_are_the_architecture_columns_in_table_order():
-    assert INVOICE_COLUMNS == ARCHITECTURE_INVOICE_COLUMNS
+    assert INVOICE_COLUMNS == CONTRACT_INVOICE_COLUMNS
     assert InvoiceRecord.COLUMNS == INVOICE_COLUMNS
     assert tuple(field.name for field in dataclasses.fields(InvoiceRecord)) == INVOICE_COLUMNS
 

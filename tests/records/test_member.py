@@ -12,9 +12,9 @@ import pytest
 from records.member import MEMBER_COLUMNS, MemberRecord, map_customer
 from servicetitan.models import CustomerMappedFields
 
-# members_stream columns of ARCHITECTURE §5 that come from the customer record, in table order
-# (phone and email come from the contacts export).
-ARCHITECTURE_MEMBER_COLUMNS = (
+# members_stream columns of the database contract (docs/architecture.md) that come from the
+# customer record, in table order (phone and email come from the contacts export).
+CONTRACT_MEMBER_COLUMNS = (
     "customer_id",
     "customer_name",
     "customer_type",
@@ -39,7 +39,7 @@ def _map(raw: dict[str, Any]) -> MemberRecord:
 
 
 def test_columns_are_the_architecture_columns_in_table_order():
-    assert MEMBER_COLUMNS == ARCHITECTURE_MEMBER_COLUMNS
+    assert MEMBER_COLUMNS == CONTRACT_MEMBER_COLUMNS
     assert MemberRecord.COLUMNS == MEMBER_COLUMNS
     assert tuple(field.name for field in dataclasses.fields(MemberRecord)) == MEMBER_COLUMNS
     assert "customer_phone_number_primary" not in MEMBER_COLUMNS
