@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The ServiceTitan sync worker (also runs `starter.py` and, for the compose demo, the sandbox).
+# The ServiceTitan sync worker (also runs `starter.py`, the HTTP API and, for the compose demo,
+# the sandbox).
 #
 #   docker build -t servicetitan-sync .
 #   docker run --env-file deploy/worker.env -e TEMPORAL_ADDRESS=temporal:7233 servicetitan-sync
@@ -60,6 +61,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 # The application code, owned by root and read-only for the app user.
 COPY activities/ activities/
+COPY api/ api/
 COPY cli/ cli/
 COPY contracts/ contracts/
 COPY core/ core/
@@ -67,6 +69,7 @@ COPY db/ db/
 COPY records/ records/
 COPY runtime/ runtime/
 COPY sandbox/ sandbox/
+COPY services/ services/
 COPY servicetitan/ servicetitan/
 COPY workflows/ workflows/
 COPY worker.py starter.py ./

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from core.logging import configure_logging, get_logger
 from core.process_exit import exit_now
 from core.settings import ConfigurationError, load_settings
 
+if TYPE_CHECKING:
+    from runtime.worker import Beside
 
-def main() -> None:
+
+def main(beside: Sequence[Beside] = ()) -> None:
+    """Run the worker; ``beside``: services sharing its life (worker.py: the API, embedded)."""
     try:
         settings = load_settings()
     except ConfigurationError as error:
@@ -25,7 +31,7 @@ def main() -> None:
 
     code = 0
     try:
-        asyncio.run(run_worker(settings))
+        asyncio.run(run_worker(settings, beside=beside))
     except KeyboardInterrupt:
         pass
     except Exception as error:

@@ -1,0 +1,1 @@
+"""Request and response bodies (the seed's DTOs), one module per resource."""
