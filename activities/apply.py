@@ -33,6 +33,7 @@ from contracts.sync import (
     ApplyResult,
     PageRef,
 )
+from core import metrics
 from core.logging import get_logger
 from db.credentials import CredentialContext, NotFoundError, credential_context
 from db.progress import record_page_progress
@@ -48,6 +49,7 @@ from db.record_writer import (
 )
 from db.rejects import store_rejects
 from db.staging import StagedPageRow, mark_applied, page_to_apply
+from db.warnings import store_warnings
 from records.contact import CONTACT_COLUMNS
 from records.invoice import INVOICE_COLUMNS
 from records.member import MEMBER_COLUMNS
@@ -116,6 +118,8 @@ class ApplyActivities:
                 _discard(handed, batch)
         await self._analyze(stale)
         assert batch is not None
+        streams = (page.staged.stream for page in batch.pages)
+        metrics.current().pages_applied(input.credential_id, zip(streams, results, strict=False))
         return ApplyPagesResult(results, missing=batch.missing and not stopped)
 
     async def _load(
@@ -195,6 +199,14 @@ class ApplyActivities:
             sync_log_id=input.sync_log_id,
             stream=stream,
             rejects=[_reject_row(reject) for reject in prepared.rejects],
+        )
+        await store_warnings(
+            connection,
+            credential_id=input.credential_id,
+            company_id=context.company_id,
+            sync_log_id=input.sync_log_id,
+            stream=stream,
+            warnings=prepared.warnings,
         )
         enabled, reason = await record_page_progress(
             connection,

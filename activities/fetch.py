@@ -27,8 +27,10 @@ from activities.heartbeat import heartbeating, previous_details
 from activities.ownership import check_run
 from activities.prepare import prepare_pages, row_context, unprepared
 from contracts.sync import ActivityName, FetchPageInput, PageBatch, PageRef
+from core import metrics
 from core.logging import get_logger
 from db.credentials import credential_context
+from db.fleet_metrics import staged_before
 from db.progress import high_water
 from db.staging import stage_page, staged_chain
 from servicetitan.client import ServiceTitanClient
@@ -185,6 +187,12 @@ class FetchActivities:
         handed = unprepared(input.stream, page.raw)
         async with self.deps.database.transaction() as connection:
             owner = await check_run(connection, input.credential_id, input.sync_log_id)
+            again = await staged_before(
+                connection,
+                sync_log_id=input.sync_log_id,
+                stream=input.stream,
+                cursor_in=input.cursor,
+            )
             ref.page_id = await stage_page(
                 connection,
                 credential_id=input.credential_id,
@@ -203,6 +211,7 @@ class FetchActivities:
                     self.deps, connection, input.stream, [handed], context
                 )
         self.deps.handoff.put(ref.page_id, handed)
+        metrics.current().page_fetched(input.stream, refetched=again)
         return ref
 
     async def _estimate(self, client: ServiceTitanClient, input: FetchPageInput) -> int | None:

@@ -24,9 +24,11 @@ from contracts.sync import (
     StartRunInput,
     StreamProgress,
 )
+from core import metrics
 from core.logging import get_logger
 from db import runs
 from db.credentials import NotFoundError, credential_context
+from db.fleet_metrics import run_outcome
 from db.progress import sync_allowed
 
 log = get_logger(__name__)
@@ -72,6 +74,8 @@ class RunActivities:
             mode=input.mode,
             data_type=input.data_type,
         )
+        if not started.resumed:
+            metrics.current().run_started(input.trigger, input.data_type)
         return RunContext(
             sync_log_id=started.sync_log_id,
             import_job_id=started.import_job_id,
@@ -103,6 +107,11 @@ class RunActivities:
                 error_message=input.error_message,
                 credentials_rejected=input.credentials_rejected,
                 actor=self.deps.actor,
+            )
+            outcome = await run_outcome(connection, input.sync_log_id) if closed else None
+        if outcome is not None:
+            metrics.current().run_finished(
+                outcome.trigger, outcome.data_type, input.status, outcome.duration_seconds
             )
         if closed:
             log.info(

@@ -21,7 +21,9 @@ from temporalio.service import RPCError
 
 from contracts.search_attributes import ALL_KEYS
 from core.logging import get_logger
+from core.metrics import HISTOGRAM_BUCKETS
 from core.settings import Settings
+from core.tracing import client_interceptors
 
 log = get_logger(__name__)
 
@@ -39,7 +41,11 @@ def metrics_runtime(metrics_address: str | None) -> Runtime | None:
         return None
     if _runtime is None:
         _runtime = Runtime(
-            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_address))
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(
+                    bind_address=metrics_address, histogram_bucket_overrides=HISTOGRAM_BUCKETS
+                )
+            )
         )
         log.info("serving Prometheus metrics", address=metrics_address)
     return _runtime
@@ -63,6 +69,7 @@ async def connect(
                 api_key=api_key,
                 tls=settings.temporal_tls or api_key is not None,
                 runtime=runtime,
+                interceptors=client_interceptors(),  # tracing, when configured
             )
         except RuntimeError as error:
             if asyncio.get_running_loop().time() > deadline:

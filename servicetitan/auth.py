@@ -38,6 +38,7 @@ from servicetitan.errors import (
     ServiceUnavailable,
 )
 from servicetitan.http import Received, ResponseTooLarge, receive, request_timeout
+from servicetitan.observer import observer
 from servicetitan.responses import error_for_status, now_utc, too_large, transport_error, where
 from servicetitan.tokens import AccessToken, TokenStore
 
@@ -229,11 +230,13 @@ class TokenProvider:
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             token_expires_at=token.expires_at.isoformat(),
         )
+        observer().token("issued")
         return token
 
     def _log_failure(
         self, credentials: Credentials, error: ServiceTitanError, started: float
     ) -> None:
+        observer().token(type(error).__name__)
         log.warning(
             "servicetitan.token.failed",
             credential_id=credentials.credential_id,

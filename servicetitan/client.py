@@ -34,6 +34,7 @@ from servicetitan.http import (
     request_timeout,
     shared_http_client,
 )
+from servicetitan.observer import report_request
 from servicetitan.pages import ExportPage, ExportStream, ListPage, ListResource
 from servicetitan.ratelimit import RateLimiterRegistry, process_rate_limiters
 from servicetitan.responses import error_for_status, now_utc, too_large, transport_error, where
@@ -409,9 +410,11 @@ class ServiceTitanClient:
             "endpoint": endpoint,
             "status": status,
             "attempt": attempt,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "duration_ms": round((elapsed := time.perf_counter() - started) * 1000, 1),
             "rate_limit_wait_ms": round(waited * 1000, 1),
         }
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        report_request(endpoint, self.credentials.credential_id, status, elapsed, retry_after)
         if error is None:
             log.debug("servicetitan.request", **fields)
         else:
