@@ -1,21 +1,29 @@
 """``refresh_token``: keep a fresh OAuth token cached for a credential, shared by all workers.
 
 The token stays in the database (encrypted); the workflow only learns when it expires and
-when to refresh it, so it can refresh ahead of expiry between pages.
+when to refresh it, so it can refresh ahead of expiry between pages. A token this activity
+obtained is audited as ``token.issued``, a failure to get one as ``token.failed`` with the
+readable reason; never the token itself.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 
 from activities import errors
 from activities.dependencies import SyncDependencies
 from contracts.sync import ActivityName, RefreshTokenInput, TokenStatus
+from core.logging import get_logger
+from db import audit
+from db.credentials import credential_context
 from servicetitan.auth import TokenProvider
 from servicetitan.errors import CredentialsRejected, ServiceTitanError
 from servicetitan.http import shared_http_client
+
+log = get_logger(__name__)
 
 
 class TokenActivities:
@@ -39,8 +47,10 @@ class TokenActivities:
                 token = await provider.get(credentials)
         except CredentialsRejected as error:
             self.deps.forget(input.credential_id)
+            await self._audit("token.failed", input.credential_id, {"reason": error.message})
             raise errors.from_servicetitan(error) from None
         except ServiceTitanError as error:
+            await self._audit("token.failed", input.credential_id, {"reason": error.message})
             raise errors.from_servicetitan(error) from None
         lifetime = token.expires_at - datetime.now(UTC)
         threshold = timedelta(
@@ -49,8 +59,36 @@ class TokenActivities:
                 max(lifetime.total_seconds(), 0) / 2,
             )
         )
+        refreshed = before is None or before.value != token.value
+        if refreshed:
+            await self._audit(
+                "token.issued",
+                input.credential_id,
+                {"expires_at": token.expires_at.isoformat(), "replaced_refused": input.force},
+            )
         return TokenStatus(
             expires_at=token.expires_at.isoformat(),
             refresh_after=(token.expires_at - threshold).isoformat(),
-            refreshed=before is None or before.value != token.value,
+            refreshed=refreshed,
         )
+
+    async def _audit(self, action: str, credential_id: int, details: dict[str, Any]) -> None:
+        """Best effort: a lost audit row must not fail (and so repeat) a token request."""
+        try:
+            async with self.deps.database.transaction() as connection:
+                context = await credential_context(connection, credential_id)
+                await audit.record(
+                    connection,
+                    action,
+                    actor=self.deps.actor,
+                    company_id=context.company_id,
+                    credential_id=credential_id,
+                    details=details,
+                )
+        except Exception as error:  # the database is down, the credential is gone: logged
+            log.warning(
+                "token audit not written",
+                action=action,
+                credential_id=credential_id,
+                error=f"{type(error).__name__}: {error}",
+            )

@@ -6,8 +6,13 @@ import typer
 from typer.exceptions import TyperException
 
 from cli.admin_commands import db_app, embedded_app, keys_app
+from cli.api_commands import api_app
+from cli.audit_commands import audit
 from cli.company_commands import companies_app, credentials_app
+from cli.fleet_commands import credentials_import
+from cli.outbox_commands import outbox_app
 from cli.output import CliError, report_error
+from cli.reject_commands import rejects_app
 from cli.runner import EXPECTED_ERRORS
 from cli.schedule_commands import schedule_app
 from cli.sync_commands import (
@@ -15,10 +20,10 @@ from cli.sync_commands import (
     dashboard,
     history,
     reconcile_command,
-    rejects,
     status,
     sync,
 )
+from cli.token_commands import tokens_app
 from core.process_exit import exit_code, exit_now
 
 app = typer.Typer(
@@ -29,18 +34,23 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(companies_app, name="companies")
+credentials_app.command("import")(credentials_import)
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(schedule_app, name="schedule")
 app.command("sync")(sync)
 app.command("status")(status)
 app.command("history")(history)
 app.command("dashboard")(dashboard)
-app.command("rejects")(rejects)
+app.add_typer(rejects_app, name="rejects")
 app.command("alerts")(alerts)
 app.command("reconcile")(reconcile_command)
+app.command("audit")(audit)
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(embedded_app, name="embedded")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(api_app, name="api")
 
 
 def main() -> None:

@@ -6,10 +6,12 @@ from dataclasses import asdict
 
 import typer
 
+from cli import fleet_commands
 from cli.context import CommandContext
 from cli.output import console, emit_json, table, when
 from cli.runner import run_command
 from services import schedules
+from services.fleet import Selection
 from services.schedules import ScheduleAction
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
@@ -19,16 +21,41 @@ CREDENTIAL = typer.Argument(..., help="Credential id.")
 
 @schedule_app.command("set")
 def schedule_set(
-    credential: int = CREDENTIAL,
+    credential: int | None = typer.Argument(None, help="Credential id (or --all)."),
     every: str | None = typer.Option(None, "--every", help="Interval, e.g. 15m, 1h, 1d."),
     cron: str | None = typer.Option(None, "--cron", help='Cron expression, e.g. "0 * * * *".'),
     data_type: str = typer.Option("both", "--data-type", help="invoices, customers or both."),
     jitter: str | None = typer.Option(
         "1m", "--jitter", help="Random delay added to each run (spreads tenants out); 0 for none."
     ),
+    every_credential: bool = typer.Option(
+        False, "--all", help="Set it for every credential (filtered); one line each."
+    ),
+    company: int | None = fleet_commands.COMPANY,
+    environment: str | None = fleet_commands.ENVIRONMENT,
+    stale: bool = fleet_commands.STALE,
+    concurrency: int = fleet_commands.CONCURRENCY,
     json_output: bool = JSON,
 ) -> None:
-    """Create or update the credential's schedule (skips a run while one is in progress)."""
+    """Create or update the credential's schedule (skips a run while one is in progress).
+
+    With --all: the same schedule for every credential (or those --company, --environment,
+    --stale choose); exits 1 if any could not be set.
+    """
+    selection = Selection(company, environment, stale)
+    fleet_commands.check_bulk_flags(every_credential, credential, selection, concurrency)
+    if every_credential:
+        fleet_commands.schedule_all(
+            selection,
+            every=every,
+            cron=cron,
+            data_type=data_type,
+            jitter=jitter,
+            concurrency=concurrency,
+            json_output=json_output,
+        )
+        return
+    assert credential is not None
 
     async def body(ctx: CommandContext) -> None:
         made = await schedules.set_schedule(

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from cli import fleet_commands
 from cli.context import CommandContext
 from cli.output import console, emit_json, errors, fail, table, when
 from cli.progress import SyncFailedError, follow
@@ -18,6 +19,7 @@ from services import alerts as alert_service
 from services import credentials, syncs
 from services import dashboard as dashboard_service
 from services import reconcile as reconcile_service
+from services.fleet import Selection
 
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of text.")
 DATA_TYPES = ("invoices", "customers", "both")
@@ -38,20 +40,45 @@ def parse_from_date(text: str) -> str:
 
 
 def sync(
-    credential: int = typer.Argument(..., help="Credential id."),
+    credential: int | None = typer.Argument(None, help="Credential id (or --all)."),
     data_type: str = typer.Option("both", "--data-type", help="invoices, customers or both."),
     full: bool = typer.Option(False, "--full", help="Resync everything from the beginning."),
     from_date: str | None = typer.Option(
         None, "--from", help="Resync records modified on or after this date (YYYY-MM-DD)."
     ),
     wait: bool = typer.Option(False, "--wait", help="Follow the sync until it ends."),
+    every_credential: bool = typer.Option(
+        False, "--all", help="Sync every credential (filtered), waiting for each; one line each."
+    ),
+    company: int | None = fleet_commands.COMPANY,
+    environment: str | None = fleet_commands.ENVIRONMENT,
+    stale: bool = fleet_commands.STALE,
+    concurrency: int = fleet_commands.CONCURRENCY,
     json_output: bool = JSON,
 ) -> None:
-    """Start a manual sync, or attach to the one already running."""
+    """Start a manual sync, or attach to the one already running.
+
+    With --all: sync every credential (or those --company, --environment, --stale choose),
+    --concurrency at a time, and exit 1 if any failed.
+    """
     if data_type not in DATA_TYPES:
         fail(f"--data-type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})")
     if full and from_date:
         fail("--full and --from cannot be combined")
+    selection = Selection(company, environment, stale)
+    fleet_commands.check_bulk_flags(every_credential, credential, selection, concurrency)
+    if every_credential:
+        if from_date:
+            fail("--from does not go with --all")
+        fleet_commands.sync_all(
+            selection,
+            data_type=data_type,
+            force_full=full,
+            concurrency=concurrency,
+            json_output=json_output,
+        )
+        return
+    assert credential is not None
     start_from = parse_from_date(from_date) if from_date else None
 
     async def body(ctx: CommandContext) -> None:

@@ -203,7 +203,12 @@ async def list_summaries(client: Client) -> list[ScheduleSummary]:
         if not listed.id.startswith(SCHEDULE_PREFIX):
             continue
         credential_id = int(listed.id.removeprefix(SCHEDULE_PREFIX))
-        description = await client.get_schedule_handle(listed.id).describe()
+        try:
+            description = await client.get_schedule_handle(listed.id).describe()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # deleted since the (eventually consistent) list was read
         summaries.append(summarize(credential_id, description))
     return sorted(summaries, key=lambda s: s.credential_id)
 

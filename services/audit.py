@@ -4,15 +4,38 @@ company users may not read it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from db.audit_log import AuditEntry, AuditFilter, audit_page
+from runtime.schedules import parse_duration
 from services.access import Action, company_filter, may, require
 from services.context import ServiceContext
 from services.credentials import visible_credential
 from services.errors import Forbidden, Invalid
 from services.identity import Principal, Role
 from services.pages import Page, check_page
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """A moment from ``24h``/``7d`` (that long ago), a date (its midnight, UTC) or an ISO
+    timestamp (UTC unless it says otherwise); ``Invalid`` otherwise."""
+    cleaned = text.strip()
+    try:
+        return (now or datetime.now(UTC)) - parse_duration(cleaned)
+    except ValueError:
+        pass
+    try:
+        if len(cleaned) == 10:
+            day = date.fromisoformat(cleaned)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise Invalid(
+            f"since must be a duration like 24h or 7d, a date like 2024-01-31 or an ISO "
+            f"timestamp (got {text!r})",
+            "since",
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def audit_log(

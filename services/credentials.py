@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.sync import DataType, Mode
-from db import credentials
+from db import audit, credentials
 from db.credentials import CredentialInfo
 from db.schema import DATA_TYPES, ENVIRONMENTS
 from db.token_store import DatabaseTokenStore
@@ -237,6 +237,16 @@ async def test_connection(
             verdict=check.verdict,
             reason=check.reason,
             actor=principal.actor,
+        )
+        # The test always asks for a new token: an issuance (or a failure) of its own.
+        failed = check.reason.startswith("token request:")
+        await audit.record(
+            connection,
+            "token.failed" if failed else "token.issued",
+            actor=principal.actor,
+            company_id=context.company_id,
+            credential_id=credential_id,
+            details={"reason": check.reason} if failed else {"by": "connection test"},
         )
     return ConnectionTest(
         credential_id, check.verdict, check.reason, check.token_expires_at, check.connected

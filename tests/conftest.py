@@ -11,6 +11,7 @@ search attributes, shared by the session; tests isolate themselves with their ow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.search_attributes import ALL_KEYS
@@ -27,6 +29,7 @@ from core.embedded.process import venv_binary
 from db import migrate
 from db.database import Database
 from db.engine import libpq_url, with_database
+from runtime.schedules import SCHEDULE_PREFIX
 from tests.support.databases import admin, fresh_database
 
 # The end-to-end harness fixtures (``harness``, ``make_harness``) of tests/sync and
@@ -98,21 +101,44 @@ def secret_box(encryption_keys: str) -> SecretBox:
     return SecretBox(KeyRing.parse(encryption_keys))
 
 
+_TEMPORAL_SERVERS: list[WorkflowEnvironment] = []
+"""The session's Temporal server once a test has started it."""
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=ALL_KEYS,
     )
+    _TEMPORAL_SERVERS.append(env)
     try:
         yield env
     finally:
+        _TEMPORAL_SERVERS.remove(env)
         await env.shutdown()
 
 
 @pytest.fixture(scope="session")
 def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
+
+
+@pytest.fixture(autouse=True, scope="module")
+async def _no_schedule_outlives_its_module() -> AsyncIterator[None]:
+    """Delete the product's schedules a test module leaves on the session's Temporal server.
+
+    Schedule ids follow credential ids, and every test's database numbers its credentials
+    from 1: a schedule one module left behind would show in the next one's lists and alerts.
+    (Per module, not per test: a module may share one database and its schedules between
+    ordered steps, as the operator journey does.)
+    """
+    yield
+    for env in _TEMPORAL_SERVERS:
+        async for listed in await env.client.list_schedules():
+            if listed.id.startswith(SCHEDULE_PREFIX):
+                with contextlib.suppress(RPCError):
+                    await env.client.get_schedule_handle(listed.id).delete()
 
 
 @pytest.fixture
