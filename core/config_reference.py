@@ -40,6 +40,10 @@ FORMAT_HINTS: dict[str, str] = {
     "downstream_workflow": "workflow type name",
     "downstream_task_queue": "task queue name",
     "credential_encryption_keys": "comma-separated keys",
+    "api_host": "host name or IP address",
+    "api_cors_origins": "comma-separated origins",
+    "api_jwt_public_key_file": "file path",
+    "api_jwt_jwks_file": "file path",
 }
 
 HEADER = """\

@@ -201,6 +201,63 @@ class Settings(BaseSettings):
     alert_consecutive_failures: int = Field(
         default=3, ge=1, description="Alert after this many failed syncs in a row."
     )
+    alert_reject_spike_records: int = Field(
+        default=100,
+        ge=1,
+        description="Alert when the last sync quarantined more than this many records.",
+    )
+    alert_reject_spike_percent: float = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        description="Alert when the last sync quarantined more than this share (%) of the "
+        "records it received.",
+    )
+
+    # --- HTTP API -------------------------------------------------------------------------
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address `starter.py api serve` listens on (0.0.0.0 inside a container).",
+    )
+    api_port: int = Field(
+        default=8000, ge=0, le=65535, description="Port of the HTTP API (0 picks a free one)."
+    )
+    api_cors_origins: str | None = Field(
+        default=None,
+        description="Comma-separated origins allowed to call the API from a browser "
+        "(e.g. https://app.example.com). Unset: no CORS headers at all.",
+    )
+    api_max_body_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        description="Largest request body the API accepts; a larger one answers 413.",
+    )
+    api_auth_failures_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications one client address may make per minute before "
+        "the API answers 429 with Retry-After.",
+    )
+
+    # --- HTTP API: platform-issued JWTs ---------------------------------------------------
+    api_jwt_issuer: str | None = Field(
+        default=None,
+        description="Issuer (`iss`) of the platform's JWTs the API accepts. Unset: no JWTs, "
+        "API tokens only.",
+    )
+    api_jwt_audience: str | None = Field(
+        default=None, description="Audience (`aud`) the platform's JWTs must name."
+    )
+    api_jwt_public_key_file: Path | None = Field(
+        default=None,
+        description="PEM public key that verifies the JWTs (RS256/ES256/EdDSA). "
+        "Give this or API_JWT_JWKS_FILE.",
+    )
+    api_jwt_jwks_file: Path | None = Field(
+        default=None,
+        description="JWKS file (JSON) whose keys verify the JWTs, chosen by `kid`. "
+        "Give this or API_JWT_PUBLIC_KEY_FILE.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.schema import Company, RejectedRecord, ServiceTitanCredential, ServiceTitanSyncLog
+from db.schema import Company, ServiceTitanCredential, ServiceTitanSyncLog
 
 DEFAULT_STALE_AFTER = timedelta(hours=48)
 
@@ -32,6 +31,7 @@ class SyncLogEntry:
     started_at: datetime
     completed_at: datetime | None
     workflow_id: str | None
+    field_warnings: int
 
     @property
     def duration_seconds(self) -> float | None:
@@ -57,6 +57,7 @@ async def sync_history(
         log.started_at,
         log.completed_at,
         log.workflow_id,
+        log.field_warnings,
     ).order_by(log.started_at.desc(), log.id.desc())
     if credential_id is not None:
         query = query.where(log.credential_id == credential_id)
@@ -67,43 +68,6 @@ async def sync_history(
 async def last_sync(connection: AsyncConnection, credential_id: int) -> SyncLogEntry | None:
     entries = await sync_history(connection, credential_id=credential_id, limit=1)
     return entries[0] if entries else None
-
-
-@dataclass(frozen=True)
-class RejectEntry:
-    id: int
-    credential_id: int | None  # None: the credential was deleted, the record kept
-    sync_log_id: int | None
-    stream: str
-    record_id: str | None
-    reason: str
-    rejected_at: datetime
-    raw: str | None
-
-
-async def rejects(
-    connection: AsyncConnection,
-    *,
-    credential_id: int | None = None,
-    limit: int = 50,
-    include_raw: bool = False,
-) -> list[RejectEntry]:
-    r = RejectedRecord
-    raw_column: Any = r.raw if include_raw else func.left(r.raw, 200)
-    query = select(
-        r.id,
-        r.credential_id,
-        r.sync_log_id,
-        r.stream,
-        r.record_id,
-        r.reason,
-        r.rejected_at,
-        raw_column,
-    ).order_by(r.rejected_at.desc(), r.id.desc())
-    if credential_id is not None:
-        query = query.where(r.credential_id == credential_id)
-    rows = await connection.execute(query.limit(limit))
-    return [RejectEntry(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -124,6 +88,7 @@ class CredentialHealth:
     last_sync_error: str | None
     last_success_at: datetime | None
     consecutive_failures: int
+    last_sync_rejected: int | None
 
 
 async def credential_health(connection: AsyncConnection) -> list[CredentialHealth]:
@@ -140,6 +105,7 @@ async def credential_health(connection: AsyncConnection) -> list[CredentialHealt
         log.started_at,
         log.records_processed,
         log.error_message,
+        log.records_rejected,
         func.row_number()
         .over(partition_by=log.credential_id, order_by=(log.started_at.desc(), log.id.desc()))
         .label("position"),
@@ -171,6 +137,7 @@ async def credential_health(connection: AsyncConnection) -> list[CredentialHealt
             latest.c.error_message,
             last_success.c.at,
             func.coalesce(failures.c.n, 0),
+            latest.c.records_rejected,
         )
         .join(Company, Company.id == c.company_id)
         .outerjoin(latest, and_(latest.c.credential_id == c.id, latest.c.position == 1))
@@ -185,7 +152,7 @@ async def credential_health(connection: AsyncConnection) -> list[CredentialHealt
 class Alert:
     credential_id: int
     company_name: str
-    kind: str  # "stale" | "failing"
+    kind: str  # "stale" | "failing" | "rejects"
     detail: str
 
 
@@ -195,6 +162,7 @@ def evaluate_alerts(
     stale_after: dict[int, timedelta],
     default_stale_after: timedelta = DEFAULT_STALE_AFTER,
     consecutive_failures: int = 3,
+    reject_spike: RejectSpike | None = None,
     now: datetime | None = None,
 ) -> list[Alert]:
     """The alert rules. Disabled credentials are silent: not syncing is what was asked."""
@@ -230,7 +198,32 @@ def evaluate_alerts(
                     f"{item.last_sync_error or 'unknown'}",
                 )
             )
+        spike = reject_spike.describe(item) if reject_spike is not None else None
+        if spike is not None:
+            alerts.append(Alert(item.credential_id, item.company_name, "rejects", spike))
     return alerts
+
+
+@dataclass(frozen=True)
+class RejectSpike:
+    """The last sync quarantined more than ``records``, or more than ``percent`` % of what it
+    received: a feed that changed shape, or a rule that no longer fits (see ``rejects``)."""
+
+    records: int
+    percent: float
+
+    def describe(self, item: CredentialHealth) -> str | None:
+        rejected = item.last_sync_rejected or 0
+        if not rejected or item.last_sync_status == "running":
+            return None
+        received = rejected + (item.last_sync_records or 0)
+        share = 100 * rejected / received
+        if rejected <= self.records and share <= self.percent:
+            return None
+        return (
+            f"the last sync quarantined {rejected} of {received} records ({share:.1f}%); "
+            f"threshold {self.records} records or {self.percent:g}%"
+        )
 
 
 def _ago(delta: timedelta) -> str:

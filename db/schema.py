@@ -33,7 +33,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -127,6 +127,9 @@ class CompanyDataImportJob(Base):
 # --------------------------------------------------------------------------------------------
 
 
+ENCRYPTED = "AES-256-GCM, bound to its row and column (core/crypto.py)"
+
+
 class ServiceTitanCredential(Base):
     """One ServiceTitan tenant connection of a company, per environment. Secrets encrypted."""
 
@@ -135,10 +138,10 @@ class ServiceTitanCredential(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     tenant_id: Mapped[str] = mapped_column(String(255))
-    client_id: Mapped[str] = mapped_column(Text, comment="Fernet-encrypted")
-    client_secret: Mapped[str] = mapped_column(Text, comment="Fernet-encrypted")
+    client_id: Mapped[str] = mapped_column(Text, comment=ENCRYPTED)
+    client_secret: Mapped[str] = mapped_column(Text, comment=ENCRYPTED)
     environment: Mapped[str] = mapped_column(String(50))
-    access_token: Mapped[str | None] = mapped_column(Text, comment="Fernet-encrypted")
+    access_token: Mapped[str | None] = mapped_column(Text, comment=ENCRYPTED)
     refresh_token: Mapped[str | None] = mapped_column(
         Text, comment="Kept from the seed; ServiceTitan issues no refresh tokens, always NULL"
     )
@@ -169,8 +172,9 @@ class ServiceTitanSyncLog(Base):
     __tablename__ = "servicetitan_sync_logs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    credential_id: Mapped[int] = mapped_column(
-        ForeignKey("servicetitan_credentials.id", ondelete="CASCADE")
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("servicetitan_credentials.id", ondelete="SET NULL"),
+        comment="NULL once the credential is deleted; the run stays, with its import job",
     )
     sync_type: Mapped[str] = mapped_column(String(50))
     data_type: Mapped[str] = mapped_column(String(50))
@@ -187,6 +191,9 @@ class ServiceTitanSyncLog(Base):
         ForeignKey("company_data_import_jobs.id", ondelete="SET NULL")
     )
     records_rejected: Mapped[int] = mapped_column(Integer, server_default="0")
+    field_warnings: Mapped[int] = mapped_column(
+        Integer, server_default="0", comment="Fields stored as NULL (servicetitan_field_warnings)"
+    )
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
 
     __table_args__ = (
@@ -411,8 +418,9 @@ class RejectedRecord(Base):
     __tablename__ = "servicetitan_rejected_records"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    credential_id: Mapped[int] = mapped_column(
-        ForeignKey("servicetitan_credentials.id", ondelete="CASCADE")
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("servicetitan_credentials.id", ondelete="SET NULL"),
+        comment="NULL once the credential is deleted; the record stays",
     )
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     sync_log_id: Mapped[int | None] = mapped_column(
@@ -423,11 +431,49 @@ class RejectedRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text, comment="The record's JSON, ASCII-escaped")
     rejected_at: Mapped[datetime] = _created()
+    resolved_at: Mapped[datetime | None] = mapped_column(
+        comment="When a replay applied the record (it is kept, no longer listed by default)"
+    )
+    resolved_by: Mapped[str | None] = mapped_column(
+        String(255), comment="Who replayed it: the operator or process (db.audit actor)"
+    )
 
     __table_args__ = (
         CheckConstraint(_in("stream", STREAMS), name="stream"),
         Index(None, "credential_id", "rejected_at"),
     )
+
+
+class FieldWarning(Base):
+    """A field stored as NULL because its value broke a rule; the record itself was applied."""
+
+    __tablename__ = "servicetitan_field_warnings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("servicetitan_credentials.id", ondelete="SET NULL"),
+        comment="NULL once the credential is deleted; the warning stays",
+    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    sync_log_id: Mapped[int | None] = mapped_column(
+        ForeignKey("servicetitan_sync_logs.id", ondelete="SET NULL")
+    )
+    stream: Mapped[str] = mapped_column(String(50))
+    record_id: Mapped[str] = mapped_column(String(64))
+    column_name: Mapped[str] = mapped_column(String(100))
+    value_prefix: Mapped[str] = mapped_column(
+        String(64), comment="The start of the offending value, ASCII-escaped; never all of it"
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    warned_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint(_in("stream", STREAMS), name="stream"),
+        Index(None, "credential_id", "warned_at"),
+    )
+
+
+OUTBOX_STATUSES = ("pending", "dispatched", "skipped", "acknowledged")
 
 
 class DispatchOutbox(Base):
@@ -440,18 +486,23 @@ class DispatchOutbox(Base):
         ForeignKey("servicetitan_sync_logs.id", ondelete="CASCADE"), unique=True
     )
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
-    credential_id: Mapped[int] = mapped_column(
-        ForeignKey("servicetitan_credentials.id", ondelete="CASCADE")
+    credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("servicetitan_credentials.id", ondelete="SET NULL"),
+        comment="NULL once the credential is deleted; the hand-off stays",
     )
     records_synced: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     target_workflow_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = _created()
     dispatched_at: Mapped[datetime | None] = mapped_column()
-
-    __table_args__ = (
-        CheckConstraint(_in("status", ("pending", "dispatched", "skipped")), name="status"),
+    acknowledged_at: Mapped[datetime | None] = mapped_column(
+        comment="When the downstream consumer acknowledged the row (outbox ack)"
     )
+    acknowledged_by: Mapped[str | None] = mapped_column(
+        String(255), comment="Who acknowledged it (db.audit actor)"
+    )
+
+    __table_args__ = (CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),)
 
 
 class AuditLog(Base):
@@ -470,6 +521,35 @@ class AuditLog(Base):
     __table_args__ = (
         Index(None, "credential_id", "occurred_at"),
         Index(None, "action", "occurred_at"),
+    )
+
+
+API_ROLES = ("admin", "company_admin", "company_user")
+
+
+class ApiToken(Base):
+    """An HTTP API token: only its SHA-256 is stored; the text is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="SHA-256 (hex) of the token; the token is never stored"
+    )
+    role: Mapped[str] = mapped_column(String(50))
+    company_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default=text("'{}'"), comment="Companies it acts for (admin: none)"
+    )
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (
+        CheckConstraint(_in("role", API_ROLES), name="role"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
     )
 
 

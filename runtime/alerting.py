@@ -2,7 +2,9 @@
 
 Thresholds: ``ALERT_STALE_AFTER_SECONDS`` when set; otherwise twice the credential's schedule
 interval (a missed run or two is noise, more is a silent stop), and 48 h without a schedule.
-Failures: ``ALERT_CONSECUTIVE_FAILURES`` failed runs since the last success.
+Failures: ``ALERT_CONSECUTIVE_FAILURES`` failed runs since the last success. Reject spikes: the
+last sync quarantined more than ``ALERT_REJECT_SPIKE_RECORDS`` records or more than
+``ALERT_REJECT_SPIKE_PERCENT`` % of what it received.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ METRIC_LAST_SUCCESS = "servicetitan_sync_last_success_timestamp_seconds"
 METRIC_FAILURES = "servicetitan_sync_consecutive_failures"
 METRIC_STALE = "servicetitan_sync_credential_stale"
 METRIC_ENABLED = "servicetitan_sync_credential_enabled"
+METRIC_REJECT_SPIKE = "servicetitan_sync_reject_spike"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ async def current_state(database: Database, client: Client, settings: Settings) 
         stale_after=thresholds,
         default_stale_after=default,
         consecutive_failures=settings.alert_consecutive_failures,
+        reject_spike=reports.RejectSpike(
+            settings.alert_reject_spike_records, settings.alert_reject_spike_percent
+        ),
     )
     return AlertState(health, alerts, thresholds, default)
 
@@ -81,6 +87,9 @@ async def export_gauges(
     failures = meter.create_gauge(METRIC_FAILURES, "Failed syncs since the last success")
     stale = meter.create_gauge(METRIC_STALE, "1 when the last success is older than allowed")
     enabled = meter.create_gauge(METRIC_ENABLED, "1 when the credential may sync")
+    spiked = meter.create_gauge(
+        METRIC_REJECT_SPIKE, "1 when the last sync quarantined more records than allowed"
+    )
     while True:
         started = time.monotonic()
         try:
@@ -89,6 +98,7 @@ async def export_gauges(
             log.warning("alert gauges not refreshed", error=f"{type(error).__name__}: {error}")
         else:
             stale_ids = {a.credential_id for a in state.alerts if a.kind == "stale"}
+            spike_ids = {a.credential_id for a in state.alerts if a.kind == "rejects"}
             for item in state.health:
                 labels = {
                     "credential_id": str(item.credential_id),
@@ -101,4 +111,5 @@ async def export_gauges(
                 failures.set(item.consecutive_failures, labels)
                 stale.set(1 if item.credential_id in stale_ids else 0, labels)
                 enabled.set(1 if item.enabled else 0, labels)
+                spiked.set(1 if item.credential_id in spike_ids else 0, labels)
         await asyncio.sleep(max(1.0, interval_seconds - (time.monotonic() - started)))

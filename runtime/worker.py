@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,22 +23,30 @@ from temporalio.worker import Worker
 from activities.dependencies import SyncDependencies
 from activities.mapping_pool import close_shared_mapping_pool
 from activities.registry import all_activities
-from core.crypto import secret_box_from_settings
+from core.crypto import SecretBox, secret_box_from_settings
 from core.infrastructure import Infrastructure, resolve_infrastructure
 from core.logging import get_logger
 from core.settings import Settings
 from core.temporal import connect, ensure_search_attributes, metrics_runtime
+from core.tracing import shutdown_tracing
 from db import migrate
 from db.database import Database
 from runtime.activity_errors import ActivityErrorInterceptor
 from runtime.alerting import export_gauges
 from runtime.demo import run_demo
+from runtime.metrics_collector import collect, observe
 from runtime.servicetitan import client_config as sandbox_or_configured
 from servicetitan.config import ClientConfig
 from servicetitan.http import close_shared_http_client
 from workflows import WORKFLOWS
 
 log = get_logger(__name__)
+
+# A service run beside the worker for its whole life, sharing its resources (the HTTP API on
+# embedded defaults, wired by worker.py); cancelled when the worker shuts down.
+Beside = Callable[
+    [Settings, Client, Infrastructure, Database, SecretBox], Coroutine[Any, Any, None]
+]
 
 
 def worker_identity() -> str:
@@ -96,11 +104,13 @@ async def run_worker(
     *,
     client_config: ClientConfig | None = None,
     on_ready: Callable[[Client, Infrastructure], Coroutine[Any, Any, None]] | None = None,
+    beside: Sequence[Beside] = (),
 ) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
     infra = resolve_infrastructure(settings)
     migrate.prepare(infra.database_url, embedded=infra.embedded_database)
     runtime = metrics_runtime(settings.metrics_address)
+    recorder = observe(runtime)
     client = await connect(settings, infra.temporal_address, runtime=runtime)
     await ensure_search_attributes(client, settings.temporal_namespace)
     database = Database(infra.database_url, pool_size=settings.worker_max_concurrent_activities)
@@ -135,8 +145,17 @@ async def run_worker(
             extra: asyncio.Task[None] | None = (
                 asyncio.create_task(_logged(on_ready(client, infra))) if on_ready else None
             )
+            alongside = [
+                asyncio.create_task(_logged(run(settings, client, infra, database, deps.box)))
+                for run in beside
+            ]
             gauges = (
                 asyncio.create_task(_logged(export_gauges(runtime, database, client, settings)))
+                if runtime is not None
+                else None
+            )
+            fleet = (
+                asyncio.create_task(_logged(collect(database, recorder)))
                 if runtime is not None
                 else None
             )
@@ -145,13 +164,17 @@ async def run_worker(
                 "shutting down: letting running activities finish",
                 grace_seconds=settings.worker_graceful_shutdown_seconds,
             )
-            for task in (extra, gauges):
+            for task in (extra, gauges, fleet):
                 if task is not None and not task.done():
                     task.cancel()
+            for task in alongside:
+                task.cancel()
+            await asyncio.gather(*alongside, return_exceptions=True)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await close_shared_http_client()
         await database.close()
         await asyncio.to_thread(close_shared_mapping_pool)
+        await asyncio.to_thread(shutdown_tracing)  # flush the last spans
     log.info("worker stopped")

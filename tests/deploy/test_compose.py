@@ -51,10 +51,13 @@ EXPECTED_SERVICES = {
     "temporal-ui",
     "migrate",
     "worker",
+    "api",
     "sandbox",
     "prometheus",
+    "alertmanager",
+    "grafana",
 }
-APP_SERVICES = ("migrate", "worker")
+APP_SERVICES = ("migrate", "worker", "api")
 TEMPORAL_SERVICES = ("temporal-schema", "temporal")
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|API_KEY|APP_KEY|ENCRYPTION_KEYS|DATABASE_URL")
 VERSION_TAG = re.compile(r"^v?\d+\.\d+(\.\d+)?([-.][A-Za-z0-9.]+)?$")
@@ -129,7 +132,7 @@ def test_bind_mounted_files_exist(services: dict[str, Any]) -> None:
 
 
 def test_long_running_services_have_real_health_checks(services: dict[str, Any]) -> None:
-    for name in ("postgres", "temporal", "worker", "prometheus", "sandbox"):
+    for name in ("postgres", "temporal", "worker", "api", "prometheus", "sandbox"):
         check = services[name].get("healthcheck") or {}
         assert not check.get("disable"), name
         assert check.get("test"), f"{name}: no health check"
@@ -160,6 +163,7 @@ def test_start_up_order_migrates_and_sets_temporal_up_before_workers(
         "migrate": "service_completed_successfully",
         "temporal-setup": "service_completed_successfully",
     }
+    assert needs("api") == needs("worker"), "the API needs the schema and the namespace too"
     assert services["migrate"]["command"] == ["python", "starter.py", "db", "upgrade"]
     assert services["worker"]["command"] == ["python", "worker.py"]
 
@@ -426,6 +430,22 @@ def test_worker_scales(services: dict[str, Any]) -> None:
     assert _seconds(worker["stop_grace_period"]) > grace
 
 
+def test_api_listens_in_its_container_and_is_published_on_loopback(
+    services: dict[str, Any],
+) -> None:
+    """``starter.py api serve`` on API_HOST/API_PORT: every interface inside the container (or
+    the published port would reach nothing), the host side on 127.0.0.1 only, and a health
+    check on /readyz of that port (the image's default check is the worker's heartbeat)."""
+    api = services["api"]
+    env = _environment(api)
+    assert api["command"] == ["python", "starter.py", "api", "serve"]
+    assert env["API_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+    assert api["ports"] == [f"127.0.0.1:{env['API_PORT']}:{env['API_PORT']}"]
+    probe = " ".join(api["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{env['API_PORT']}/readyz" in probe
+    assert "API_CORS_ORIGINS" not in env, "CORS stays off unless an operator sets origins"
+
+
 def test_host_ports_are_loopback_only(services: dict[str, Any]) -> None:
     published = set()
     for name, service in services.items():
@@ -435,7 +455,7 @@ def test_host_ports_are_loopback_only(services: dict[str, Any]) -> None:
             else:
                 assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published publicly"
             published.add(name)
-    assert published == {"temporal", "temporal-ui", "prometheus"}
+    assert published == {"temporal", "temporal-ui", "prometheus", "alertmanager", "grafana", "api"}
 
 
 def test_every_container_drops_capabilities_and_privilege_escalation(
@@ -501,7 +521,7 @@ def test_each_container_reaches_only_what_it_needs(
     # PostgreSQL: no route out and no host port; only its clients share its network.
     assert _networks(services["postgres"]) == {"db"}
     on_db = {name for name, service in services.items() if "db" in _networks(service)}
-    assert on_db == {"postgres", "temporal-schema", "temporal", "migrate", "worker"}
+    assert on_db == {"postgres", "temporal-schema", "temporal", "migrate", "worker", "api"}
     # Published ports need a non-internal network; the workers need one to reach ServiceTitan.
     for name, service in services.items():
         if service.get("ports"):
@@ -513,14 +533,15 @@ def test_sandbox_is_an_opt_in_demo_reachable_only_inside_the_stack(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     """The sandbox's admin API has no authentication: demo profile only, on an internal
-    network that only the workers share, no host port, no route out."""
+    network that only the workers and the API (connection tests) share, no host port, no
+    route out."""
     sandbox = services["sandbox"]
     assert sandbox["profiles"] == ["demo"]
     assert [name for name, service in services.items() if service.get("profiles")] == ["sandbox"]
     assert _networks(sandbox) == {"demo"}
     assert compose["networks"]["demo"]["internal"] is True
     on_demo = {name for name, service in services.items() if "demo" in _networks(service)}
-    assert on_demo == {"sandbox", "worker"}
+    assert on_demo == {"sandbox", "worker", "api"}
     assert "ports" not in sandbox
     assert sandbox.get("env_file") == [], "the sandbox needs no secrets"
     command = sandbox["command"]

@@ -38,6 +38,7 @@ EXPECTED_TABLES = {
     "servicetitan_field_warnings",
     "servicetitan_dispatch_outbox",
     "audit_log",
+    "api_tokens",
 }
 
 
