@@ -63,8 +63,10 @@ async def test_bad_fields_land_null_with_one_warning_and_bad_records_are_quarant
     assert field_warnings == len(expected_warnings)
 
     stored = stored_invoices(harness, TENANT)
-    sentinel = stored[str(injected["no_date_sentinel"].id)]
-    raw = sandbox.expected_state(TENANT, "invoices")[injected["no_date_sentinel"].id]
+    sentinel_id = injected["no_date_sentinel"].id
+    assert sentinel_id is not None
+    sentinel = stored[str(sentinel_id)]
+    raw = sandbox.expected_state(TENANT, "invoices")[sentinel_id]
     assert raw["dueDate"] == NO_DATE
     assert sentinel[14] is None  # due_date
     assert sentinel[17] == Decimal(raw["total"]) and sentinel[13] is not None
