@@ -58,7 +58,7 @@ INVOICE_COLUMNS: Final = (
 class InvoiceRecord:
     """One ``invoices_stream`` row, as far as the invoice itself determines it.
 
-    Not frozen only because frozen dataclasses cost ~3x more to build on the hot path; treat
+    Not frozen only because frozen dataclasses are slower to build on the hot path; treat
     instances as immutable. Ids are text, like the table's natural key columns.
     """
 

@@ -5,11 +5,10 @@ hundreds of thousands of long-lived objects of temporalio, SQLAlchemy, pydantic)
 permanent generation, which full collections skip, so a full collection costs what the
 worker's working set costs, not what its libraries cost.
 
-The thresholds stay CPython's defaults on purpose. Raising the young generation's threshold
-(to 50,000) measured about a tenth faster, but short-lived reference cycles that hold an HTTP
-response (2 MB per invoice page) then survived until a rare full collection: the worker's peak
-memory grew with the size of the sync (370 MB at 100k records, 510 MB at 1M), which the memory
-benchmark refuses.
+The thresholds stay CPython's defaults on purpose: with a higher young-generation threshold,
+short-lived reference cycles that hold an HTTP response survive until a rare full collection,
+and the worker's peak memory grows with the size of the sync, which the memory benchmark
+refuses (bench/README.md has the figures).
 """
 
 from __future__ import annotations
