@@ -3,7 +3,8 @@
 The token stays in the database (encrypted); the workflow only learns when it expires and
 when to refresh it, so it can refresh ahead of expiry between pages. A token this activity
 obtained is audited as ``token.issued``, a failure to get one as ``token.failed`` with the
-readable reason; never the token itself.
+readable reason (once per refresh: a failure the activity's retries will meet again is
+recorded on the first attempt only); never the token itself.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class TokenActivities:
             await self._audit("token.failed", input.credential_id, {"reason": error.message})
             raise errors.from_servicetitan(error) from None
         except ServiceTitanError as error:
-            await self._audit("token.failed", input.credential_id, {"reason": error.message})
-            raise errors.from_servicetitan(error) from None
+            failure = errors.from_servicetitan(error)
+            if failure.non_retryable or activity.info().attempt == 1:
+                await self._audit("token.failed", input.credential_id, {"reason": error.message})
+            raise failure from None
         lifetime = token.expires_at - datetime.now(UTC)
         threshold = timedelta(
             seconds=min(
