@@ -99,7 +99,12 @@ async def create_credential(
 async def list_credentials(
     ctx: ServiceContext, principal: Principal, *, company_id: int | None = None
 ) -> list[CredentialView]:
-    """The caller's companies' credentials (optionally one company's), by id."""
+    """The caller's companies' credentials (optionally one company's), by id.
+
+    A company filter the caller may not see is not found, as in the other filtered lists.
+    """
+    if company_id is not None:
+        require(principal, Action.READ, company_id, missing=f"no company with id {company_id}")
     async with ctx.database.transaction() as connection:
         rows = await credentials.list_credentials(connection, ctx.box)
     return [
