@@ -62,7 +62,7 @@ async def create_credential(
     "",
     summary="The caller's companies' credentials (any role)",
     response_model=list[CredentialResponse],
-    responses=responses(422),
+    responses=responses(404, 422),
 )
 async def list_credentials(
     caller: Caller,
