@@ -28,6 +28,7 @@ from core.settings import Settings
 from services.context import ServiceContext
 from services.errors import ServiceError
 from services.jwt_auth import JwtVerifier
+from servicetitan.http import close_shared_http_client
 
 PREFIX = "/api/servicetitan"
 TITLE = "ServiceTitan sync API"
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         finally:
             if owned is not None:
                 await owned.database.close()
+                await close_shared_http_client()
 
     app = FastAPI(
         title=TITLE,

@@ -24,6 +24,7 @@ from api.app import create_app
 from api.wiring import build_context
 from core.logging import get_logger
 from core.settings import Settings
+from servicetitan.http import close_shared_http_client
 
 log = get_logger(__name__)
 
@@ -128,3 +129,4 @@ async def serve_forever(
             for path in (port_file, port_file.with_name(port_file.name + ".tmp")):
                 path.unlink(missing_ok=True)
         await owned.database.close()
+        await close_shared_http_client()  # the pool of connection tests and reconciles

@@ -22,6 +22,7 @@ from db.audit import default_actor
 from db.database import Database
 from services.context import ServiceContext
 from services.identity import Principal
+from servicetitan.http import close_shared_http_client
 
 
 @dataclass
@@ -89,5 +90,6 @@ class CommandContext:
         return self._ui_url
 
     async def close(self) -> None:
+        await close_shared_http_client()  # a command's ServiceTitan calls share one pool
         if self._database is not None:
             await self._database.close()

@@ -7,16 +7,14 @@ credential's secret (rate-limited, costly), so it needs ``MANAGE`` like a sync d
 
 from __future__ import annotations
 
-from db.schema import DATA_TYPES
 from runtime.reconcile import ReconcileReport, reconcile
 from runtime.servicetitan import client_config
 from services.access import Action
 from services.context import ServiceContext
 from services.credentials import visible_credential
-from services.errors import Invalid, Unavailable, translated
+from services.errors import Invalid, Unavailable, checked_data_type, translated
 from services.identity import Principal
 from servicetitan.errors import ServiceTitanError
-from servicetitan.http import close_shared_http_client
 
 MAX_SAMPLE = 10_000
 
@@ -29,10 +27,7 @@ async def reconcile_credential(
     data_type: str = "both",
     sample: int = 200,
 ) -> ReconcileReport:
-    if data_type not in DATA_TYPES:
-        raise Invalid(
-            f"data type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})", "data_type"
-        )
+    checked_data_type(data_type)
     if not 0 <= sample <= MAX_SAMPLE:
         raise Invalid(f"sample must be 0 to {MAX_SAMPLE}", "sample")
     await visible_credential(ctx, principal, credential_id, Action.MANAGE)
@@ -48,5 +43,3 @@ async def reconcile_credential(
             )
     except ServiceTitanError as error:
         raise Unavailable(f"could not read ServiceTitan: {error}") from None
-    finally:
-        await close_shared_http_client()
