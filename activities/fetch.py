@@ -30,9 +30,8 @@ from contracts.sync import ActivityName, FetchPageInput, PageBatch, PageRef
 from core import metrics
 from core.logging import get_logger
 from db.credentials import credential_context
-from db.fleet_metrics import staged_before
 from db.progress import high_water
-from db.staging import stage_page, staged_chain
+from db.staging import stage_page, staged_before, staged_chain
 from servicetitan.client import ServiceTitanClient
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.pages import ExportPage, ExportStream, ListResource

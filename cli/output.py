@@ -34,7 +34,7 @@ class _ScrubbingConsole(Console):
 console = _ScrubbingConsole(
     highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200
 )
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+errors = _ScrubbingConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 class CliError(Exception):

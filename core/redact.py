@@ -96,19 +96,15 @@ class _Registry:
             if len(form) >= MIN_SECRET_LENGTH
         }
         with self._lock:
-            known = self._pinned | self._recent.keys()
-            if forms <= known and not pinned:
-                for form in forms:  # still in use: keep it from being evicted
-                    self._recent.pop(form, None)
-                    self._recent[form] = None
-                return
-            for form in forms:
+            new = [f for f in forms if f not in self._pinned and f not in self._recent]
+            for form in forms:  # a known value still in use moves to the end: evicted last
+                self._recent.pop(form, None)
                 if pinned:
                     self._pinned.add(form)
-                    self._recent.pop(form, None)
                 elif form not in self._pinned:
-                    self._recent.pop(form, None)
                     self._recent[form] = None
+            if not new:  # the same values as before: the index stands (the common case)
+                return
             while len(self._recent) > MAX_REGISTERED:
                 del self._recent[next(iter(self._recent))]
             self._index = self._build(self._pinned | self._recent.keys())

@@ -82,8 +82,8 @@ class CredentialChange:
     cursors_reset: bool
 
 
-def _aad(credential_id: int, column: str) -> str:
-    """Each ciphertext is bound to its row and column (see core.crypto)."""
+def credential_aad(credential_id: int, column: str) -> str:
+    """Each ciphertext is bound to its credential's row and column (see core.crypto)."""
     return aad_for(ServiceTitanCredential.__tablename__, credential_id, column)
 
 
@@ -201,9 +201,11 @@ async def add_credential(
                     id=credential_id,
                     company_id=company_id,
                     tenant_id=tenant_id,
-                    client_id=box.encrypt(client_id.strip(), aad=_aad(credential_id, "client_id")),
+                    client_id=box.encrypt(
+                        client_id.strip(), aad=credential_aad(credential_id, "client_id")
+                    ),
                     client_secret=box.encrypt(
-                        client_secret.strip(), aad=_aad(credential_id, "client_secret")
+                        client_secret.strip(), aad=credential_aad(credential_id, "client_secret")
                     ),
                     environment=environment,
                 )
@@ -254,7 +256,7 @@ def _to_info(row: tuple[object, ...], box: SecretBox) -> CredentialInfo:
     values[7] = mask(
         box.decrypt(
             str(values[7]),
-            aad=_aad(credential_id, "client_id"),
+            aad=credential_aad(credential_id, "client_id"),
             what=f"client_id of credential {credential_id}",
         )
     )
@@ -346,12 +348,12 @@ async def load_secrets(
     return CredentialSecrets(
         client_id=box.decrypt(
             row[0],
-            aad=_aad(credential_id, "client_id"),
+            aad=credential_aad(credential_id, "client_id"),
             what=f"client_id of credential {credential_id}",
         ),
         client_secret=box.decrypt(
             row[1],
-            aad=_aad(credential_id, "client_secret"),
+            aad=credential_aad(credential_id, "client_secret"),
             what=f"client_secret of credential {credential_id}",
         ),
     )
@@ -402,7 +404,9 @@ async def rotate_encryption(
                 continue
             what = f"{name} of credential {credential_id}"
             try:
-                values[name] = box.rotate(ciphertext, aad=_aad(credential_id, name), what=what)
+                values[name] = box.rotate(
+                    ciphertext, aad=credential_aad(credential_id, name), what=what
+                )
                 rewritten += 1
             except DecryptionError:
                 if name != "access_token":
@@ -497,12 +501,14 @@ async def update_credential(
     if client_id is not None:
         if not client_id.strip():
             raise ValueError("client id must not be blank")
-        values["client_id"] = box.encrypt(client_id.strip(), aad=_aad(credential_id, "client_id"))
+        values["client_id"] = box.encrypt(
+            client_id.strip(), aad=credential_aad(credential_id, "client_id")
+        )
     if client_secret is not None:
         if not client_secret.strip():
             raise ValueError("client secret must not be blank")
         values["client_secret"] = box.encrypt(
-            client_secret.strip(), aad=_aad(credential_id, "client_secret")
+            client_secret.strip(), aad=credential_aad(credential_id, "client_secret")
         )
         values["secret_rotated_at"] = func.now()
     if not values:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.dispatch import OUTSTANDING
 
 
 @dataclass(frozen=True)
@@ -60,21 +62,14 @@ _FRESHNESS = text(
 _OUTBOX = text(
     """
     SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
-    FROM servicetitan_dispatch_outbox WHERE status IN ('pending', 'dispatched')
+    FROM servicetitan_dispatch_outbox WHERE status IN :outstanding
     """
-)
+).bindparams(bindparam("outstanding", value=OUTSTANDING, expanding=True))
 
 _STAGED = text(
     """
     SELECT stream, count(*) FROM servicetitan_staged_pages
     WHERE applied_at IS NULL GROUP BY stream
-    """
-)
-
-_STAGED_BEFORE = text(
-    """
-    SELECT EXISTS (SELECT 1 FROM servicetitan_staged_pages
-                   WHERE sync_log_id = :run AND stream = :stream AND cursor_in = :cursor)
     """
 )
 
@@ -97,16 +92,6 @@ async def backlog(connection: AsyncConnection) -> Backlog:
     pending, oldest = (await connection.execute(_OUTBOX)).one()
     staged = {str(stream): int(n) for stream, n in await connection.execute(_STAGED)}
     return Backlog(int(pending), float(oldest), staged)
-
-
-async def staged_before(
-    connection: AsyncConnection, *, sync_log_id: int, stream: str, cursor_in: str | None
-) -> bool:
-    """True when this run staged a page at this position already (fetching it is a refetch)."""
-    found = await connection.scalar(
-        _STAGED_BEFORE, {"run": sync_log_id, "stream": stream, "cursor": cursor_in or ""}
-    )
-    return bool(found)
 
 
 async def run_outcome(connection: AsyncConnection, sync_log_id: int) -> RunOutcome | None:

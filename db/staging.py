@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, join, null, select, update
+from sqlalchemy import exists, func, join, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -81,6 +81,21 @@ async def stage_page(
         )
     assert page_id is not None
     return int(page_id)
+
+
+async def staged_before(
+    connection: AsyncConnection, *, sync_log_id: int, stream: str, cursor_in: str | None
+) -> bool:
+    """True when this run staged a page at this position already (fetching it is a refetch)."""
+    p = StagedPage
+    found = await connection.scalar(
+        select(
+            exists().where(
+                p.sync_log_id == sync_log_id, p.stream == stream, p.cursor_in == (cursor_in or "")
+            )
+        )
+    )
+    return bool(found)
 
 
 def _staged_page_columns(*, with_body: bool) -> tuple[Any, ...]:

@@ -15,18 +15,14 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, text, update
 
-from core.crypto import DecryptionError, SecretBox, aad_for
+from core.crypto import DecryptionError, SecretBox
+from db.credentials import credential_aad
 from db.database import Database
 from db.schema import ServiceTitanCredential
 from servicetitan.tokens import AccessToken
 
 # First key of the two-int advisory lock: "token refresh"; the second is the credential id.
 TOKEN_LOCK_CLASS = 0x5374_546B  # "StTk"
-
-
-def _aad(credential_id: int) -> str:
-    """The cached token is bound to its credential's row and column (see core.crypto)."""
-    return aad_for(ServiceTitanCredential.__tablename__, credential_id, "access_token")
 
 
 class DatabaseTokenStore:
@@ -50,7 +46,7 @@ class DatabaseTokenStore:
         try:
             value = self._box.decrypt(
                 row[0],
-                aad=_aad(credential_id),
+                aad=credential_aad(credential_id, "access_token"),
                 what=f"access token of credential {credential_id}",
             )
         except DecryptionError:
@@ -64,7 +60,9 @@ class DatabaseTokenStore:
                 update(c)
                 .where(c.id == credential_id)
                 .values(
-                    access_token=self._box.encrypt(token.value, aad=_aad(credential_id)),
+                    access_token=self._box.encrypt(
+                        token.value, aad=credential_aad(credential_id, "access_token")
+                    ),
                     token_expires_at=token.expires_at,
                     updated_at=func.now(),
                 )

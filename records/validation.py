@@ -123,21 +123,6 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MAX_SHOWN: Final = 40
 
 
-def invoice_problems(record: InvoiceRecord) -> list[str]:
-    """Every rule an invoice row breaks, as short ``"column: reason"`` texts; empty when valid."""
-    return [problem.text for problem in invoice_column_problems(record)]
-
-
-def member_problems(record: MemberRecord) -> list[str]:
-    """Every rule a member row breaks (see ``invoice_problems``)."""
-    return [problem.text for problem in member_column_problems(record)]
-
-
-def contact_problems(record: ContactRecord) -> list[str]:
-    """Every rule a contact row breaks (see ``invoice_problems``)."""
-    return [problem.text for problem in contact_column_problems(record)]
-
-
 def invoice_column_problems(record: InvoiceRecord) -> list[Problem]:
     """Every rule an invoice row breaks, per column; empty when valid."""
     problems = _column_problems(record)

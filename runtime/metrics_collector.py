@@ -19,6 +19,7 @@ from core import metrics
 from core.logging import get_logger
 from db import fleet_metrics
 from db.database import Database
+from db.schema import STREAMS
 from servicetitan.observer import set_observer
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ async def collect_once(
             recorder.success_age.set(item.success_age_seconds, labels)
     recorder.outbox_pending.set(backlog.outbox_pending)
     recorder.outbox_oldest_age.set(backlog.outbox_oldest_age_seconds)
-    for stream in ("customer_contacts", "customers", "invoices"):
+    for stream in STREAMS:
         recorder.staged_waiting.set(backlog.staged_waiting.get(stream, 0), {"stream": stream})
     cpu, rss = sampler.sample()
     recorder.worker_cpu.set(cpu)

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from contracts.sync import DataType
 from core.temporal import TemporalUnavailableError
 from db.credentials import ConflictError, NotFoundError
+from db.schema import DATA_TYPES
 
 
 class ServiceError(Exception):
@@ -60,6 +62,15 @@ class Invalid(ServiceError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+def checked_data_type(value: str) -> DataType:
+    """``value`` as a data type, or ``Invalid`` naming the choices (every service takes one)."""
+    if value not in DATA_TYPES:
+        raise Invalid(
+            f"data type must be one of {', '.join(DATA_TYPES)} (got {value!r})", "data_type"
+        )
+    return value  # type: ignore[return-value]
 
 
 class Unauthorized(ServiceError):

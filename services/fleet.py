@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
-from db.schema import DATA_TYPES, ENVIRONMENTS
-from runtime.schedules import parse_duration
+from db.schema import ENVIRONMENTS
 from services import alerts, schedules, syncs
 from services.access import Action, require
 from services.context import ServiceContext
 from services.credentials import CredentialView, list_credentials
-from services.errors import Invalid, ServiceError, Unavailable
+from services.errors import Invalid, ServiceError, Unavailable, checked_data_type
 from services.identity import Principal
 from workflows.sync import describe_failure
 
@@ -148,10 +147,7 @@ async def sync_all(
     Disabled credentials are skipped (not a failure: not syncing is what was asked).
     """
     check_concurrency(concurrency)
-    if data_type not in DATA_TYPES:
-        raise Invalid(
-            f"data type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})", "data_type"
-        )
+    checked_data_type(data_type)
     if not ctx.settings.sync_enabled:
         raise Unavailable("syncs are switched off for every credential (SYNC_ENABLED=false)")
     chosen = await select_credentials(ctx, principal, selection)
@@ -186,21 +182,6 @@ async def sync_all(
     return await _each(chosen, work, concurrency, report)
 
 
-def _check_schedule_values(every: str | None, cron: str | None, data_type: str) -> None:
-    """The checks ``services.schedules`` makes, once, before touching any credential."""
-    if (every is None) == (cron is None):
-        raise Invalid("give exactly one of every and cron", "every")
-    if every is not None:
-        try:
-            parse_duration(every)
-        except ValueError as error:
-            raise Invalid(str(error), "every") from None
-    if data_type not in DATA_TYPES:
-        raise Invalid(
-            f"data type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})", "data_type"
-        )
-
-
 async def schedule_all(
     ctx: ServiceContext,
     principal: Principal,
@@ -215,7 +196,7 @@ async def schedule_all(
 ) -> list[Outcome]:
     """Create or replace the schedule of every selected credential (each audited)."""
     check_concurrency(concurrency)
-    _check_schedule_values(every, cron, data_type)
+    schedules.check_values(every, cron, data_type)
     chosen = await select_credentials(ctx, principal, selection)
     if chosen:
         await ctx.client()

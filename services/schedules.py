@@ -12,13 +12,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.sync import DataType
 from db import audit, credentials
-from db.schema import DATA_TYPES
 from runtime import schedules
 from runtime.schedules import ScheduleSummary
 from services.access import Action, visible
 from services.context import ServiceContext
 from services.credentials import visible_credential
-from services.errors import Invalid, NotFound
+from services.errors import Invalid, NotFound, checked_data_type
 from services.identity import Principal
 
 ScheduleAction = Literal["pause", "resume", "trigger", "delete"]
@@ -44,6 +43,20 @@ def _duration(text: str | None, field: str) -> timedelta | None:
         return schedules.parse_duration(text)
     except ValueError as error:
         raise Invalid(str(error), field) from None
+
+
+def check_values(
+    every: str | None, cron: str | None, data_type: str
+) -> tuple[timedelta | None, DataType]:
+    """The checks that need no credential (``services.fleet`` makes them once for many):
+    the interval (None with ``cron``) and the data type."""
+    if (every is None) == (cron is None):
+        raise Invalid("give exactly one of every and cron", "every")
+    kind = checked_data_type(data_type)
+    interval = _duration(every, "every") if every is not None else None
+    if every is not None and interval is None:
+        raise Invalid(f"not a duration: {every!r} (use e.g. 15m, 1h, 1h30m, 1d)", "every")
+    return interval, kind
 
 
 async def _audit(
@@ -76,17 +89,8 @@ async def set_schedule(
     jitter: str | None = "1m",
 ) -> ScheduleSet:
     """Create or replace the schedule (overlap SKIP: a run is skipped while one is going)."""
-    if (every is None) == (cron is None):
-        raise Invalid("give exactly one of every and cron", "every")
-    if data_type not in DATA_TYPES:
-        raise Invalid(
-            f"data type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})", "data_type"
-        )
-    interval = _duration(every, "every") if every is not None else None
-    if every is not None and interval is None:
-        raise Invalid(f"not a duration: {every!r} (use e.g. 15m, 1h, 1h30m, 1d)", "every")
+    interval, kind = check_values(every, cron, data_type)
     spread = _duration(jitter, "jitter")
-    kind: DataType = data_type  # type: ignore[assignment]
     info = await visible_credential(ctx, principal, credential_id, Action.MANAGE)
     client = await ctx.client()
     try:
@@ -142,30 +146,6 @@ async def change_schedule(
         raise Invalid(f"unknown schedule action {action!r}", "action")
     await _audit(ctx, principal, info.company_id, credential_id, action, {})
     return ScheduleChanged(credential_id, handle.id, action)
-
-
-async def pause_schedule(
-    ctx: ServiceContext, principal: Principal, credential_id: int
-) -> ScheduleChanged:
-    return await change_schedule(ctx, principal, credential_id, "pause")
-
-
-async def resume_schedule(
-    ctx: ServiceContext, principal: Principal, credential_id: int
-) -> ScheduleChanged:
-    return await change_schedule(ctx, principal, credential_id, "resume")
-
-
-async def trigger_schedule(
-    ctx: ServiceContext, principal: Principal, credential_id: int
-) -> ScheduleChanged:
-    return await change_schedule(ctx, principal, credential_id, "trigger")
-
-
-async def delete_schedule(
-    ctx: ServiceContext, principal: Principal, credential_id: int
-) -> ScheduleChanged:
-    return await change_schedule(ctx, principal, credential_id, "delete")
 
 
 async def list_schedules(ctx: ServiceContext, principal: Principal) -> list[ScheduleSummary]:

@@ -14,17 +14,17 @@ from datetime import date, datetime
 
 from temporalio.client import WorkflowHandle
 
-from contracts.sync import DataType, Mode, SyncProgress, SyncResult
+from contracts.sync import Mode, SyncProgress, SyncResult
 from db import audit, reports
 from db.history_pages import HistoryEntry, HistoryFilter, history_page, running_log_id
 from db.reports import SyncLogEntry
-from db.schema import DATA_TYPES, SYNC_STATUSES
+from db.schema import SYNC_STATUSES
 from runtime import schedules, sync_control
 from runtime.schedules import ScheduleSummary
 from services.access import Action, company_filter, require
 from services.context import ServiceContext
 from services.credentials import visible_credential
-from services.errors import Conflict, Invalid, Unavailable
+from services.errors import Conflict, Invalid, Unavailable, checked_data_type
 from services.identity import Principal
 from services.pages import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # re-exported: the API reads it here
 from services.pages import Page, check_page
@@ -64,15 +64,11 @@ async def start_sync(
     attach: bool = False,
 ) -> SyncStarted:
     """Start a manual sync (audited). ``Conflict`` when one runs, unless ``attach``."""
-    if data_type not in DATA_TYPES:
-        raise Invalid(
-            f"data type must be one of {', '.join(DATA_TYPES)} (got {data_type!r})", "data_type"
-        )
+    kind = checked_data_type(data_type)
     if force_full and from_date:
         raise Invalid("a full sync and a from date cannot be combined", "from_date")
     start_from = parse_from_date(from_date) if from_date else None
     mode: Mode = "full" if force_full else "from_date" if start_from else "incremental"
-    kind: DataType = data_type  # type: ignore[assignment]
     info = await visible_credential(ctx, principal, credential_id, Action.MANAGE)
     if not info.sync_enabled or not info.company_sync_enabled:
         raise Conflict(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, Field
 
 MAX_ID = 2**31 - 1
@@ -19,6 +19,12 @@ MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 CredentialIdPath = Annotated[
     int, Path(alias="credentialId", ge=1, le=MAX_ID, description="Credential id.")
+]
+CredentialFilter = Annotated[
+    int | None, Query(alias="credentialId", ge=1, le=MAX_ID, description="Only this one.")
+]
+CompanyFilter = Annotated[
+    int | None, Query(alias="companyId", ge=1, le=MAX_ID, description="Only this company.")
 ]
 
 

@@ -20,7 +20,7 @@ from api.dtos.credentials import (
     CredentialUpdated,
     UpdateCredentialRequest,
 )
-from api.dtos.ids import MAX_ID, CredentialIdPath
+from api.dtos.ids import CompanyFilter, CredentialIdPath
 from api.problems import responses
 from services import credentials
 
@@ -67,9 +67,7 @@ async def create_credential(
 async def list_credentials(
     caller: Caller,
     context: Context,
-    company_id: Annotated[
-        int | None, Query(alias="companyId", ge=1, le=MAX_ID, description="Only this company.")
-    ] = None,
+    company_id: CompanyFilter = None,
 ) -> list[CredentialResponse]:
     views = await credentials.list_credentials(context, caller, company_id=company_id)
     return [CredentialResponse.of_view(view) for view in views]

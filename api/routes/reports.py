@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.dependencies import Caller, Context
-from api.dtos.ids import MAX_ID, CredentialIdPath, UtcDatetime
+from api.dtos.ids import MAX_ID, CredentialFilter, CredentialIdPath, UtcDatetime
 from api.dtos.reports import (
     AlertDTO,
     AlertsResponse,
@@ -29,9 +29,6 @@ from services import alerts, audit, dashboard, reconcile, rejects, syncs
 
 router = APIRouter(tags=["reports"])
 
-CredentialFilter = Annotated[
-    int | None, Query(alias="credentialId", ge=1, le=MAX_ID, description="Only this one.")
-]
 StreamFilter = Annotated[str | None, Query(json_schema_extra={"enum": list(rejects.STREAMS)})]
 ReasonFilter = Annotated[
     str | None, Query(max_length=200, description="Only reasons containing this text.")

@@ -64,7 +64,7 @@ async def delete_schedule(
     credential_id: CredentialIdPath, caller: Caller, context: Context
 ) -> ScheduleChangedResponse:
     return ScheduleChangedResponse.of(
-        await schedules.delete_schedule(context, caller, credential_id)
+        await schedules.change_schedule(context, caller, credential_id, "delete")
     )
 
 
@@ -78,7 +78,7 @@ async def pause_schedule(
     credential_id: CredentialIdPath, caller: Caller, context: Context
 ) -> ScheduleChangedResponse:
     return ScheduleChangedResponse.of(
-        await schedules.pause_schedule(context, caller, credential_id)
+        await schedules.change_schedule(context, caller, credential_id, "pause")
     )
 
 
@@ -92,7 +92,7 @@ async def resume_schedule(
     credential_id: CredentialIdPath, caller: Caller, context: Context
 ) -> ScheduleChangedResponse:
     return ScheduleChangedResponse.of(
-        await schedules.resume_schedule(context, caller, credential_id)
+        await schedules.change_schedule(context, caller, credential_id, "resume")
     )
 
 
@@ -106,5 +106,5 @@ async def trigger_schedule(
     credential_id: CredentialIdPath, caller: Caller, context: Context
 ) -> ScheduleChangedResponse:
     return ScheduleChangedResponse.of(
-        await schedules.trigger_schedule(context, caller, credential_id)
+        await schedules.change_schedule(context, caller, credential_id, "trigger")
     )

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, status
 
 from api.dependencies import Caller, Context
-from api.dtos.ids import MAX_ID, CredentialIdPath, UtcDatetime
+from api.dtos.ids import MAX_ID, CompanyFilter, CredentialFilter, CredentialIdPath, UtcDatetime
 from api.dtos.syncs import (
     SyncHistoryPage,
     SyncStartedResponse,
@@ -34,12 +34,8 @@ router = APIRouter(prefix="/sync", tags=["syncs"])
 async def history(
     caller: Caller,
     context: Context,
-    credential_id: Annotated[
-        int | None, Query(alias="credentialId", ge=1, le=MAX_ID, description="Only this one.")
-    ] = None,
-    company_id: Annotated[
-        int | None, Query(alias="companyId", ge=1, le=MAX_ID, description="Only this company.")
-    ] = None,
+    credential_id: CredentialFilter = None,
+    company_id: CompanyFilter = None,
     sync_status: Annotated[
         str | None, Query(alias="status", json_schema_extra={"enum": list(SYNC_STATUSES)})
     ] = None,

@@ -11,12 +11,24 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.client import Client
 
-from tests.support.processes import ROOT
+from tests.support.databases import fresh_database
+from tests.support.processes import (
+    ROOT,
+    SandboxServer,
+    WorkerProcess,
+    running,
+    worker_environment,
+)
 
 _FAILED_STEP = pytest.StashKey[str]()
 
@@ -68,3 +80,46 @@ class Cli:
     def json(self, *args: str, stdin: str | None = None) -> Any:
         """Run with --json: stdout must be exactly one JSON document."""
         return json.loads(self.run(*args, "--json", stdin=stdin).stdout)
+
+
+@dataclass
+class OperatorWorld:
+    """A fresh database, a sandbox and a running worker, with the operator's CLI for them."""
+
+    cli: Cli
+    sandbox: SandboxServer
+    worker: WorkerProcess
+    database_url: str
+
+
+@contextmanager
+def operator_world(
+    *,
+    postgres_server_url: str,
+    template_database: str,
+    temporal_client: Client,
+    encryption_keys: str,
+    workdir: Path,
+    tenants: str,
+    export_page_size: int,
+    queue_prefix: str,
+    **extra_env: str,
+) -> Iterator[OperatorWorld]:
+    """Start the processes an end-to-end CLI journey drives; stop them (by pid) afterwards."""
+    with fresh_database(postgres_server_url, template_database) as database_url:
+        sandbox = SandboxServer(
+            tenants=tenants, workdir=workdir, export_page_size=export_page_size
+        ).start()
+        env = worker_environment(
+            database_url=database_url,
+            temporal_address=temporal_client.service_client.config.target_host,
+            task_queue=f"{queue_prefix}-{uuid.uuid4().hex[:8]}",
+            sandbox_url=sandbox.url,
+            encryption_keys=encryption_keys,
+            data_dir=workdir,
+            **extra_env,
+        )
+        worker = WorkerProcess(env, workdir)
+        with running(sandbox, worker):
+            worker.start()
+            yield OperatorWorld(Cli(env), sandbox, worker, database_url)

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from temporalio.client import Client
 
-from tests.cli.conftest import Cli
-from tests.support.databases import fresh_database
-from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
+from tests.cli.conftest import Cli, operator_world
+from tests.support.processes import SandboxServer, WorkerProcess
 
 TENANT = 4001
 SECRET = "cs1.sandbox-4001"
@@ -51,23 +48,17 @@ def journey(
     encryption_keys: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Journey]:
-    tmp_path: Path = tmp_path_factory.mktemp("journey")
-    with fresh_database(postgres_server_url, template_database) as database_url:
-        sandbox = SandboxServer(
-            tenants=f"{TENANT}:300:700,4002:20:30", workdir=tmp_path, export_page_size=100
-        ).start()
-        env = worker_environment(
-            database_url=database_url,
-            temporal_address=temporal_client.service_client.config.target_host,
-            task_queue=f"cli-{uuid.uuid4().hex[:8]}",
-            sandbox_url=sandbox.url,
-            encryption_keys=encryption_keys,
-            data_dir=tmp_path,
-        )
-        worker = WorkerProcess(env, tmp_path)
-        with running(sandbox, worker):
-            worker.start()
-            yield Journey(Cli(env), sandbox, worker, database_url, encryption_keys)
+    with operator_world(
+        postgres_server_url=postgres_server_url,
+        template_database=template_database,
+        temporal_client=temporal_client,
+        encryption_keys=encryption_keys,
+        workdir=tmp_path_factory.mktemp("journey"),
+        tenants=f"{TENANT}:300:700,4002:20:30",
+        export_page_size=100,
+        queue_prefix="cli",
+    ) as world:
+        yield Journey(world.cli, world.sandbox, world.worker, world.database_url, encryption_keys)
 
 
 def _add_credential_args(journey: Journey, client_id: str) -> list[str]:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import os
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,7 @@ import psycopg
 import pytest
 from temporalio.client import Client
 
-from tests.cli.conftest import Cli
-from tests.support.databases import fresh_database
-from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
+from tests.cli.conftest import Cli, operator_world
 
 GOOD, ALSO_GOOD = 4101, 4102
 SECRETS = {"cid.sandbox-4101": "cs1.sandbox-4101", "cid.sandbox-4102": "cs1.sandbox-4102"}
@@ -58,30 +55,25 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     tmp_path: Path = tmp_path_factory.mktemp("fleet")
-    with fresh_database(postgres_server_url, template_database) as database_url:
-        sandbox = SandboxServer(
-            tenants=f"{GOOD}:30:60,{ALSO_GOOD}:20:40", workdir=tmp_path, export_page_size=25
-        ).start()
-        env = worker_environment(
-            database_url=database_url,
-            temporal_address=temporal_client.service_client.config.target_host,
-            task_queue=f"fleet-{uuid.uuid4().hex[:8]}",
-            sandbox_url=sandbox.url,
-            encryption_keys=encryption_keys,
-            data_dir=tmp_path,
-            ALERT_STALE_AFTER_SECONDS="86400",
-        )
-        worker = WorkerProcess(env, tmp_path)
-        with running(sandbox, worker):
-            worker.start()
-            made = Fleet(Cli(env), database_url, tmp_path)
-            try:
-                yield made
-            finally:
-                # Schedules live in the session's shared Temporal namespace, named by
-                # credential id: other tests' databases reuse these ids.
-                for credential_id in made.credentials.values():
-                    made.cli.run("schedule", "delete", str(credential_id), expect=None)
+    with operator_world(
+        postgres_server_url=postgres_server_url,
+        template_database=template_database,
+        temporal_client=temporal_client,
+        encryption_keys=encryption_keys,
+        workdir=tmp_path,
+        tenants=f"{GOOD}:30:60,{ALSO_GOOD}:20:40",
+        export_page_size=25,
+        queue_prefix="fleet",
+        ALERT_STALE_AFTER_SECONDS="86400",
+    ) as world:
+        made = Fleet(world.cli, world.database_url, tmp_path)
+        try:
+            yield made
+        finally:
+            # Schedules live in the session's shared Temporal namespace, named by
+            # credential id: other tests' databases reuse these ids.
+            for credential_id in made.credentials.values():
+                made.cli.run("schedule", "delete", str(credential_id), expect=None)
 
 
 def _csv(rows: Sequence[tuple[str, object, str, str]]) -> str:

@@ -8,6 +8,8 @@ import logging
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -39,7 +41,9 @@ def test_text_patterns() -> None:
     assert "expires_in" in redact_text(samples[2])
 
 
-def test_structlog_and_stdlib_lines_are_redacted() -> None:
+@contextmanager
+def _json_logs() -> Iterator[io.StringIO]:
+    """Configure JSON logging into a stream, then put the global logging state back."""
     stream = io.StringIO()
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
@@ -48,6 +52,17 @@ def test_structlog_and_stdlib_lines_are_redacted() -> None:
     saved_levels = [logger.level for logger in touched]
     configure_logging("DEBUG", "json", stream=stream)
     try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for logger, level in zip(touched, saved_levels, strict=True):
+            logger.setLevel(level)
+
+
+def test_structlog_and_stdlib_lines_are_redacted() -> None:
+    with _json_logs() as stream:
         get_logger("test").info(
             "token fetched",
             client_secret=SECRET,
@@ -59,12 +74,6 @@ def test_structlog_and_stdlib_lines_are_redacted() -> None:
             raise RuntimeError(f"bad response for client_secret={SECRET}")
         except RuntimeError:
             get_logger("test").exception("boom")
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        for logger, level in zip(touched, saved_levels, strict=True):
-            logger.setLevel(level)
     output = stream.getvalue()
     assert SECRET not in output and TOKEN not in output
     lines = [json.loads(line) for line in output.splitlines()]
@@ -179,25 +188,13 @@ def test_configured_secrets_are_registered_when_settings_load(
 def test_registered_secrets_are_scrubbed_from_log_lines_and_tracebacks() -> None:
     secret = _opaque()
     register_secret(secret)
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    touched = [logging.getLogger(name) for name in NOISY]
-    saved_levels = [logger.level for logger in touched]
-    configure_logging("DEBUG", "json", stream=stream)
-    try:
+    with _json_logs() as stream:
         get_logger("test").info(f"message with {secret}", note=f"field {secret}")
         logging.getLogger("temporalio.test").warning("stdlib %s", secret)
         try:
             raise RuntimeError(f"an opaque token {secret} in an exception")
         except RuntimeError:
             get_logger("test").exception("boom")
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        for logger, level in zip(touched, saved_levels, strict=True):
-            logger.setLevel(level)
     output = stream.getvalue()
     assert output.count("\n") == 3
     assert secret not in output

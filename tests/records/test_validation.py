@@ -16,9 +16,28 @@ import pytest
 from records.contact import ContactRecord, map_contact
 from records.invoice import InvoiceRecord, map_invoice
 from records.member import MemberRecord, map_customer
-from records.validation import TEXT_LIMITS, contact_problems, invoice_problems, member_problems
+from records.validation import (
+    TEXT_LIMITS,
+    contact_column_problems,
+    invoice_column_problems,
+    member_column_problems,
+)
 from servicetitan.models import ContactMappedFields, CustomerMappedFields, InvoiceMappedFields
 from tests.records.conftest import CONTACT, CUSTOMER, INVOICE
+
+
+def invoice_problems(record: InvoiceRecord) -> list[str]:
+    """Every rule an invoice row breaks, as ``"column: reason"`` texts."""
+    return [problem.text for problem in invoice_column_problems(record)]
+
+
+def member_problems(record: MemberRecord) -> list[str]:
+    return [problem.text for problem in member_column_problems(record)]
+
+
+def contact_problems(record: ContactRecord) -> list[str]:
+    return [problem.text for problem in contact_column_problems(record)]
+
 
 VALID_INVOICE = map_invoice(InvoiceMappedFields.model_validate(INVOICE))
 VALID_MEMBER = map_customer(CustomerMappedFields.model_validate(CUSTOMER))

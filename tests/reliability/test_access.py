@@ -44,7 +44,6 @@ from contracts.sync import (
     SyncResume,
 )
 from db.database import Database
-from runtime.worker import make_dependencies
 from sandbox.config import SandboxConfig, TenantSpec
 from sandbox.state import Sandbox
 from tests.reliability.support import (
@@ -99,12 +98,6 @@ async def harness(
         tmp_path=tmp_path,
     ) as running:
         yield running
-
-
-def _dependencies(harness: SyncHarness) -> SyncDependencies:
-    return make_dependencies(
-        harness.settings, harness.database, harness.client_config, None, http=harness.http
-    )
 
 
 def _keys(harness: SyncHarness) -> str:
@@ -187,7 +180,7 @@ async def test_activities_refuse_another_companys_pages_run_import_job_or_compan
     env = ActivityEnvironment()
     retry = ActivityEnvironment()
     retry.info = dataclasses.replace(retry.info, attempt=2)
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     fetch, apply = FetchActivities(deps), ApplyActivities(deps)
     dispatch, runs = DispatchActivities(deps), RunActivities(deps)
     run_a = await _start(env, deps, cred_a)
@@ -309,7 +302,7 @@ async def test_a_forged_resume_cannot_write_into_another_companys_run(
         harness.database, keys, spec_b, company="B Co", intacct_id="INT-B"
     )
     env = ActivityEnvironment()
-    run_a = await _start(env, _dependencies(harness), cred_a)  # A's sync is running
+    run_a = await _start(env, harness.dependencies(), cred_a)  # A's sync is running
     before = _snapshot(harness)
 
     forged = SyncResume(

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from sandbox import Sandbox, SandboxConfig, demo_config
 from sandbox.config import DEFAULT_APP_KEY, parse_tenants
 from sandbox.generate import Kind
 from sandbox.server import require_loopback, serve_in_thread
+from tests.sandbox.serving import start_serve
 
 from .conftest import APP_KEY, EXPORT_PATHS, T1, credentials, small_config
 
@@ -117,27 +117,10 @@ def test_the_embedded_demo_uses_credentials_the_sandbox_accepts() -> None:
     assert embedded.APP_KEY == DEFAULT_APP_KEY
 
 
-def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
-    port_file = tmp_path / "port"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--port-file", str(port_file),
-         *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"server did not start: {process.communicate()}")
-        time.sleep(0.05)
-    return process, int(port_file.read_text())
-
-
 def test_serve_command(tmp_path: Path) -> None:
-    process, port = _start(tmp_path, "--tenants", "3001:30:60,3002:5:5:cid.custom:cs1.custom")
+    process, port = start_serve(
+        tmp_path / "port", "--tenants", "3001:30:60,3002:5:5:cid.custom:cs1.custom"
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert httpx.get(f"{base}/_sandbox/health").json()["tenants"] == [3001, 3002]

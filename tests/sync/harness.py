@@ -26,6 +26,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.dependencies import SyncDependencies
 from activities.registry import all_activities
 from contracts.sync import SyncInput, SyncResult
 from core.crypto import SecretBox
@@ -76,6 +77,12 @@ class SyncHarness:
     def worker_box(self) -> SecretBox:
         """The key ring the worker uses (the test's CREDENTIAL_ENCRYPTION_KEYS)."""
         return make_dependencies(self.settings, self.database, self.client_config, None).box
+
+    def dependencies(self) -> SyncDependencies:
+        """A worker's dependencies (its own page hand-off: another worker has others)."""
+        return make_dependencies(
+            self.settings, self.database, self.client_config, None, http=self.http
+        )
 
     async def add_tenant(self, tenant_id: int, *, secret: str | None = None) -> int:
         """A company and a credential for a sandbox tenant; returns the credential id."""

@@ -34,7 +34,6 @@ from contracts.sync import (
     RunContext,
     StartRunInput,
 )
-from runtime.worker import make_dependencies
 from servicetitan.errors import ServiceUnavailable
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness, stored_members
@@ -56,13 +55,6 @@ class FailingAfter(FetchActivities):
             raise errors.from_servicetitan(ServiceUnavailable("503 from the test"))
         self.good -= 1
         return await super()._download(input, previous)
-
-
-def _dependencies(harness: SyncHarness) -> SyncDependencies:
-    """A worker's dependencies (its own page hand-off: another worker has others)."""
-    return make_dependencies(
-        harness.settings, harness.database, harness.client_config, None, http=harness.http
-    )
 
 
 async def _begin(harness: SyncHarness, deps: SyncDependencies) -> tuple[int, RunContext]:
@@ -105,7 +97,7 @@ async def _fetched(
 async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
     harness: SyncHarness,
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     fetch = FetchActivities(deps)
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
@@ -133,7 +125,7 @@ async def test_fetch_pages_stages_consecutive_pages_up_to_the_batch_size(
 async def test_a_failure_after_the_first_page_returns_the_pages_staged_so_far(
     harness: SyncHarness,
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     fetch = FailingAfter(deps, good=2)
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
@@ -159,7 +151,7 @@ async def test_a_retried_fetch_keeps_the_pages_an_earlier_attempt_staged(
     harness: SyncHarness,
 ) -> None:
     """A worker killed mid-batch: the retry fetches only what was not staged yet."""
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = FetchActivities(deps)
     credential, context = await _begin(harness, deps)
     fetch = FetchPageInput(credential, context.sync_log_id, "customers", None, max_pages=4)
@@ -184,7 +176,7 @@ async def test_a_retried_fetch_keeps_the_pages_an_earlier_attempt_staged(
 async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempotent(
     harness: SyncHarness,
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = ApplyActivities(deps)
     env, apply, batch = await _fetched(harness, deps)
     harness.rows(  # the second page's staged copy is gone, as after a crash restart
@@ -209,7 +201,7 @@ async def test_map_and_insert_pages_stops_before_a_missing_page_and_is_idempoten
 async def test_map_and_insert_pages_stops_at_the_page_that_finds_the_sync_disabled(
     harness: SyncHarness,
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = ApplyActivities(deps)
     env, apply, _batch = await _fetched(harness, deps)
     harness.rows(
@@ -260,7 +252,7 @@ async def test_a_batch_beats_even_when_each_page_is_quicker_than_the_interval(
     whose sum over a batch could pass the 15 s heartbeat timeout without a beat.
     """
     monkeypatch.setattr(heartbeat, "INTERVAL_SECONDS", 0.15)
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     fetch, apply = FetchActivities(deps), ApplyActivities(deps)
     credential, context = await _begin(harness, deps)
     harness.sandbox.set_faults(latency_seconds=0.1)
@@ -311,7 +303,7 @@ class Recording(FetchActivities):
 async def test_the_next_page_downloads_while_the_current_one_is_staged(
     harness: SyncHarness,
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = Recording(deps)
     credential, context = await _begin(harness, deps)
     batch = await _fetch(ActivityEnvironment(), acts, credential, context, max_pages=3)
@@ -330,7 +322,7 @@ async def test_a_failed_analyze_does_not_fail_the_applied_page(
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Statistics are an optimisation: the page is committed before they are refreshed."""
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = ApplyActivities(deps)
     env, apply, _batch = await _fetched(harness, deps)
     attempts: list[list[str]] = []
@@ -350,7 +342,7 @@ async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pages of a batch share one transaction: whole pages or none, never a prefix."""
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     acts = ApplyActivities(deps)
     env, apply, batch = await _fetched(harness, deps)
     write = acts._write

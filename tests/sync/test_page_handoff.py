@@ -17,7 +17,7 @@ from activities.tokens import TokenActivities
 from contracts.sync import ApplyPagesInput, FetchPageInput, RefreshTokenInput, StartRunInput
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness
-from tests.sync.test_page_batches import PAGE_SIZE, _begin, _dependencies, _fetch
+from tests.sync.test_page_batches import PAGE_SIZE, _begin, _fetch
 
 
 def test_entries_are_taken_once_and_bounded_by_raw_size() -> None:
@@ -43,7 +43,7 @@ def test_entries_are_taken_once_and_bounded_by_raw_size() -> None:
 async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to_staging(
     harness: SyncHarness,
 ) -> None:
-    here = _dependencies(harness)
+    here = harness.dependencies()
     credential, context = await _begin(harness, here)
     env = ActivityEnvironment()
     batch = await _fetch(env, FetchActivities(here), credential, context, max_pages=2)
@@ -54,7 +54,7 @@ async def test_the_apply_uses_the_fetching_workers_parsed_page_and_falls_back_to
         batch.pages[1].page_id,
     )
     apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
-    other = ApplyActivities(_dependencies(harness))
+    other = ApplyActivities(harness.dependencies())
     elsewhere = await env.run(other.map_and_insert_pages, apply)
     assert [r.inserted for r in elsewhere.results] == [PAGE_SIZE] and elsewhere.missing
     # The fetching worker still holds page 2 parsed: its apply needs no staged body.
@@ -81,7 +81,7 @@ def _count_mappings(deps: SyncDependencies, monkeypatch: pytest.MonkeyPatch) -> 
 async def test_a_page_mapped_at_fetch_is_not_mapped_again(
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
     batch = await _fetch(env, FetchActivities(deps), credential, context, max_pages=2)
@@ -95,7 +95,7 @@ async def test_a_page_mapped_at_fetch_is_not_mapped_again(
 async def test_a_page_mapped_at_fetch_is_used_unless_its_row_context_changed(
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deps = _dependencies(harness)
+    deps = harness.dependencies()
     assert deps.mapping.processes > 0  # mapping at fetch needs the mapping process
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
@@ -127,7 +127,7 @@ async def test_the_apply_looks_customer_types_up_once_per_batch(
     harness: SyncHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Invoice pages another worker fetched are mapped together: one lookup for all."""
-    fetcher = _dependencies(harness)
+    fetcher = harness.dependencies()
     credential = await harness.add_tenant(TENANT)
     env = ActivityEnvironment()
     context = await env.run(
@@ -148,7 +148,7 @@ async def test_the_apply_looks_customer_types_up_once_per_batch(
 
     monkeypatch.setattr(prepare, "customer_types", counting)
     apply = ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, batch.pages)
-    other = ApplyActivities(_dependencies(harness))  # reads the pages from staging
+    other = ApplyActivities(harness.dependencies())  # reads the pages from staging
     result = await env.run(other.map_and_insert_pages, apply)
     assert [r.inserted for r in result.results] == [PAGE_SIZE] * 3
     customers = harness.rows("SELECT DISTINCT customer_id FROM invoices_stream")

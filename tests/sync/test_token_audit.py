@@ -13,7 +13,6 @@ from contracts.sync import RefreshTokenInput
 from sandbox import endpoints
 from tests.sync.conftest import TENANT
 from tests.sync.harness import SyncHarness
-from tests.sync.test_page_batches import _dependencies
 
 
 def _failed_rows(harness: SyncHarness) -> int:
@@ -27,7 +26,7 @@ async def test_a_token_endpoint_that_keeps_failing_is_audited_once_per_refresh(
     harness.sandbox.set_faults(
         error_rate=1.0, error_statuses=(503,), endpoints=frozenset({endpoints.TOKEN})
     )
-    activities = TokenActivities(_dependencies(harness))
+    activities = TokenActivities(harness.dependencies())
     env = ActivityEnvironment()
     for attempt in (1, 2, 3):  # the retries of one refresh
         env.info = dataclasses.replace(env.info, attempt=attempt)
@@ -39,7 +38,7 @@ async def test_a_token_endpoint_that_keeps_failing_is_audited_once_per_refresh(
 
 async def test_rejected_credentials_are_audited_on_any_attempt(harness: SyncHarness) -> None:
     credential = await harness.add_tenant(TENANT, secret="cs1.not-the-secret")
-    activities = TokenActivities(_dependencies(harness))
+    activities = TokenActivities(harness.dependencies())
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, attempt=4)
     with pytest.raises(ApplicationError) as failed:
