@@ -1,7 +1,8 @@
 """Everything the activities share in one worker process, built once at start-up.
 
 One database engine, one HTTP pool (inside the client package), one token store, one
-encryption key ring, one mapping pool, one page hand-off. ``client_for`` builds a ServiceTitan
+ServiceTitan rate limit shared with the other workers (in PostgreSQL), one encryption key
+ring, one mapping pool, one page hand-off. ``client_for`` builds a ServiceTitan
 client for a credential from its stored (encrypted) secrets; clients are cheap, and the
 decrypted credential is kept until its row changes (checked on every use, one key lookup).
 """
@@ -21,6 +22,7 @@ from core.crypto import DecryptionError, SecretBox
 from core.settings import Settings
 from db import credentials as credential_store
 from db.database import Database
+from db.rate_limits import SharedRateLimiters
 from db.token_store import DatabaseTokenStore
 from servicetitan.client import ServiceTitanClient
 from servicetitan.config import ClientConfig, Credentials
@@ -36,12 +38,14 @@ class SyncDependencies:
     identity: str = "worker"
     http: httpx.AsyncClient | None = None  # None: the client package's shared pool
     token_store: DatabaseTokenStore = field(init=False)
+    rate_limiters: SharedRateLimiters = field(init=False)
     handoff: PageHandoff = field(default_factory=PageHandoff)
     mapping: MappingPool = field(init=False)
     _credentials: dict[int, tuple[datetime, Credentials]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.token_store = DatabaseTokenStore(self.database, self.box)
+        self.rate_limiters = SharedRateLimiters(self.database.engine)
         self.mapping = shared_mapping_pool(self.settings.sync_mapping_processes)
 
     @property
@@ -88,4 +92,5 @@ class SyncDependencies:
             self.client_config,
             self.token_store,
             http=self.http,
+            rate_limiters=self.rate_limiters,
         )

@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     servicetitan_rate_limit_per_second: float = Field(
         default=50.0,
         gt=0,
-        description="Client-side request budget per (app key, tenant); ServiceTitan allows 60.",
+        description="Request budget per (app key, tenant), shared by every worker process "
+        "through PostgreSQL; ServiceTitan allows 60.",
     )
     servicetitan_token_refresh_threshold_seconds: int = Field(
         default=300,

@@ -524,6 +524,31 @@ class AuditLog(Base):
     )
 
 
+class RateLimit(Base):
+    """The ServiceTitan request budget of one (app key, tenant), shared by every worker.
+
+    One row per key holds a GCRA's theoretical arrival time on the database clock; each
+    request moves it on by one interval (``db/rate_limits.py``). ``UNLOGGED``: after a crash
+    the table starts empty, which only forgets the last second of pacing.
+    """
+
+    __tablename__ = "servicetitan_rate_limits"
+
+    app_key_digest: Mapped[str] = mapped_column(
+        String(64),
+        primary_key=True,
+        comment="SHA-256 (hex, first 16 digits) of the ST-App-Key; the key is never stored",
+    )
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, comment="ServiceTitan tenant id"
+    )
+    theoretical_arrival: Mapped[datetime] = mapped_column(
+        comment="When the next request is due at the steady rate (database clock)"
+    )
+
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+
 API_ROLES = ("admin", "company_admin", "company_user")
 
 

@@ -36,7 +36,7 @@ from servicetitan.http import (
 )
 from servicetitan.observer import report_request
 from servicetitan.pages import ExportPage, ExportStream, ListPage, ListResource
-from servicetitan.ratelimit import RateLimiterRegistry, process_rate_limiters
+from servicetitan.ratelimit import Limiters, process_rate_limiters
 from servicetitan.responses import error_for_status, now_utc, too_large, transport_error, where
 from servicetitan.tokens import AccessToken, TokenStore
 
@@ -87,7 +87,8 @@ class ServiceTitanClient:
     """API access for one credential (one tenant in one environment).
 
     Cheap to build: the HTTP pool, the rate limiters and the token cache are shared (by
-    default process-wide; pass ``http``/``rate_limiters`` to isolate, as tests do).
+    default process-wide; pass ``http``/``rate_limiters`` to isolate, as tests do, or to share
+    the rate limit with other processes, as the worker does).
     """
 
     def __init__(
@@ -97,7 +98,7 @@ class ServiceTitanClient:
         token_store: TokenStore,
         *,
         http: httpx.AsyncClient | None = None,
-        rate_limiters: RateLimiterRegistry | None = None,
+        rate_limiters: Limiters | None = None,
         now: Callable[[], datetime] = now_utc,
     ) -> None:
         self.credentials = credentials

@@ -1,8 +1,10 @@
-"""Client-side pacing per (app key, tenant), shared by every client in the process.
+"""Client-side pacing per (app key, tenant): the interface, and the in-process limiter.
 
 ServiceTitan allows 60 requests/s per application per tenant and answers 429 beyond that. A
-worker runs many activities for one tenant at once, so the budget must be shared: clients get
-their limiter from one process-wide ``RateLimiterRegistry``.
+worker runs many activities for one tenant at once, so the budget must be shared: a client gets
+its ``Limiter`` from a ``Limiters`` source. The default source is the process-wide
+``RateLimiterRegistry`` below (CLI connection tests, unit tests); the worker passes one that
+shares the budget between processes through PostgreSQL (``db.rate_limits``).
 
 The limiter is a GCRA (the arithmetic form of a token bucket): each request reserves the next
 free slot and sleeps until it. ``burst`` requests may go back to back; after that requests are
@@ -23,9 +25,50 @@ import hashlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Limiter(Protocol):
+    """Paces one (app key, tenant): a client awaits ``acquire`` before every request."""
+
+    async def acquire(self) -> float:
+        """Wait for a slot; return the time waited in seconds."""
+        ...
+
+
+class Limiters(Protocol):
+    """Where a client gets the limiter of its (app key, tenant)."""
+
+    def get(self, app_key: str, tenant_id: int, rate: float, burst: int) -> Limiter:
+        """The limiter for ``rate`` requests/s with up to ``burst`` back to back."""
+        ...
+
+
+def app_key_digest(app_key: str) -> str:
+    """What identifies an app key in limiter keys and tables: never the key itself."""
+    return hashlib.sha256(app_key.encode()).hexdigest()[:16]
+
+
+class LoopLocks:
+    """One ``asyncio.Lock`` per running event loop: the queue waiters of one limiter join.
+
+    asyncio locks belong to one loop, and a CLI may run several loops in turn.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def current(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
 
 
 class RateLimiter:
@@ -50,16 +93,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._theoretical_arrival = clock()
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _queue(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
+        self._queue = LoopLocks()
 
     def reserve(self) -> float:
         """Claim the next slot; return how long the caller must wait for it (seconds)."""
@@ -71,7 +105,7 @@ class RateLimiter:
     async def acquire(self) -> float:
         """Wait for a slot (in arrival order); return the time waited in seconds."""
         started = self._clock()
-        async with self._queue():
+        async with self._queue.current():
             delay = self.reserve()
             if delay > 0:
                 await self._sleep(delay)
@@ -85,8 +119,7 @@ class RateLimiterRegistry:
         self._limiters: dict[tuple[str, int], RateLimiter] = {}
 
     def get(self, app_key: str, tenant_id: int, rate: float, burst: int) -> RateLimiter:
-        digest = hashlib.sha256(app_key.encode()).hexdigest()[:16]
-        key = (digest, tenant_id)
+        key = (app_key_digest(app_key), tenant_id)
         limiter = self._limiters.get(key)
         if limiter is None or limiter.rate != rate or limiter.burst != burst:
             limiter = RateLimiter(rate, burst)

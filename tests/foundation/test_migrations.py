@@ -39,6 +39,7 @@ EXPECTED_TABLES = {
     "servicetitan_dispatch_outbox",
     "audit_log",
     "api_tokens",
+    "servicetitan_rate_limits",
 }
 
 
@@ -79,10 +80,11 @@ def test_migrated_schema_matches_the_sqlalchemy_models(database_url: str) -> Non
     assert differences == []
 
 
-def test_staged_pages_table_is_unlogged(database_url: str) -> None:
+@pytest.mark.parametrize("table", ["servicetitan_staged_pages", "servicetitan_rate_limits"])
+def test_disposable_tables_are_unlogged(database_url: str, table: str) -> None:
     with psycopg.connect(database_url) as connection:
         persistence = connection.execute(
-            "SELECT relpersistence FROM pg_class WHERE relname = 'servicetitan_staged_pages'"
+            "SELECT relpersistence FROM pg_class WHERE relname = %s", (table,)
         ).fetchone()
     assert persistence == ("u",)
 
