@@ -36,6 +36,7 @@ from contracts.sync import (
 from core import metrics
 from core.logging import get_logger
 from db.credentials import CredentialContext, NotFoundError, credential_context
+from db.members import lock_members
 from db.progress import record_page_progress
 from db.record_writer import (
     RowContext,
@@ -106,6 +107,9 @@ class ApplyActivities:
             try:
                 async with self.deps.database.transaction() as connection:
                     batch = await self._load(connection, input, handed)
+                    if batch.context is not None and first.stream != "invoices":
+                        context = batch.context
+                        await lock_members(connection, context.company_id, context.source_tenant_id)
                     for page in batch.pages:
                         beat.update(cursor=page.ref.cursor_in, page_id=page.ref.page_id)
                         result = await self._apply(connection, input, batch, page, stale)

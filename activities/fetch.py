@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,12 +27,12 @@ from activities.dependencies import SyncDependencies
 from activities.heartbeat import heartbeating, previous_details
 from activities.ownership import check_run
 from activities.prepare import prepare_pages, row_context, unprepared
-from contracts.sync import ActivityName, FetchPageInput, PageBatch, PageRef
+from contracts.sync import ActivityName, ApplyResult, FetchPageInput, PageBatch, PageRef
 from core import metrics
 from core.logging import get_logger
 from db.credentials import credential_context
-from db.progress import high_water
-from db.staging import stage_page, staged_before, staged_chain
+from db.progress import high_water, record_page_progress
+from db.staging import mark_applied, stage_page, staged_before, staged_chain
 from servicetitan.client import ServiceTitanClient
 from servicetitan.errors import CredentialsRejected, RateLimited, ServiceTitanError
 from servicetitan.pages import ExportPage, ExportStream, ListResource
@@ -53,6 +54,7 @@ class FetchActivities:
         """Fetch and stage up to ``max_pages`` consecutive pages, following ``continueFrom``."""
         # One heartbeat loop for the whole batch: each page's own loop beats only after its
         # first interval, so pages quicker than that would otherwise never beat.
+        applied: ApplyResult | None = None
         async with heartbeating(stream=input.stream, cursor=input.cursor, phase="batch") as beat:
             pages = await self._staged_by_earlier_attempts(input)
             following: asyncio.Future[_Downloaded] | None = None
@@ -60,7 +62,8 @@ class FetchActivities:
                 if not pages:
                     first = await self._download(input, previous_details())
                     following = self._download_next(input, first.ref(), 1)
-                    pages.append(await self._stage(first))
+                    ref, applied = await self._stage(first, apply_empty=input.apply_empty)
+                    pages.append(ref)
                 else:
                     following = self._download_next(input, pages[-1], len(pages))
                 while following is not None:
@@ -68,7 +71,7 @@ class FetchActivities:
                     try:
                         downloaded = await following
                         following = self._download_next(input, downloaded.ref(), len(pages) + 1)
-                        pages.append(await self._stage(downloaded))
+                        pages.append((await self._stage(downloaded))[0])
                     except _LATER_PAGE_ERRORS as error:
                         log.info(
                             "page batch cut short; the next fetch retries",
@@ -79,7 +82,7 @@ class FetchActivities:
                         break
             finally:
                 futures.discard(following)  # cut short: that page is not staged
-        return PageBatch(pages)
+        return PageBatch(pages, first_applied=applied)
 
     def _download_next(
         self, input: FetchPageInput, last: PageRef, count: int
@@ -172,18 +175,22 @@ class FetchActivities:
             estimated = await estimate if estimate is not None else None
         return _Downloaded(input, page, estimated, waits)
 
-    async def _stage(self, downloaded: _Downloaded) -> PageRef:
+    async def _stage(
+        self, downloaded: _Downloaded, *, apply_empty: bool = False
+    ) -> tuple[PageRef, ApplyResult | None]:
         """Store a downloaded page (the page of record), start its mapping, hand it over.
 
-        The mapping starts here, with the customer types of this moment: streams are synced
-        one after another, so every customers page of the run is applied before the first
-        invoices page is fetched. The apply maps the page again if its row context changed.
-        Only with a mapping process: mapping on the event loop here would only move the work.
+        The mapping starts here when the workflow says the data it reads is written
+        (``prepare``: an invoice page needs its customers' types); the apply maps the page
+        again if its row context changed. Only with a mapping process: mapping on the event
+        loop here would only move the work. A page without records, when ``apply_empty``,
+        is applied here and then: its cursor and the run's progress, in the same transaction.
         """
         input, page = downloaded.input, downloaded.page
         ref = downloaded.ref()
         body = await staged_body.pack_async(page.raw)
         handed = unprepared(input.stream, page.raw)
+        applied: ApplyResult | None = None
         async with self.deps.database.transaction() as connection:
             owner = await check_run(connection, input.credential_id, input.sync_log_id)
             again = await staged_before(
@@ -203,15 +210,45 @@ class FetchActivities:
                 record_count=page.record_count,
                 body=body,
             )
-            if self.deps.mapping.processes > 0 and owner.import_job_id is not None:
+            if apply_empty and page.record_count == 0 and owner.import_job_id is not None:
+                applied = await self._apply_empty(connection, input, ref, owner.import_job_id)
+            elif (
+                input.prepare
+                and self.deps.mapping.processes > 0
+                and owner.import_job_id is not None
+            ):
                 credential = await credential_context(connection, input.credential_id)
                 context = row_context(credential, owner.import_job_id)
                 [handed] = await prepare_pages(
                     self.deps, connection, input.stream, [handed], context
                 )
-        self.deps.handoff.put(ref.page_id, handed)
+        if applied is None:
+            self.deps.handoff.put(ref.page_id, handed)
+        else:
+            metrics.current().pages_applied(input.credential_id, [(input.stream, applied)])
         metrics.current().page_fetched(input.stream, refetched=again)
-        return ref
+        return ref, applied
+
+    async def _apply_empty(
+        self, connection: AsyncConnection, input: FetchPageInput, ref: PageRef, import_job_id: int
+    ) -> ApplyResult:
+        """Apply a page without records: record its cursor and mark it applied."""
+        enabled, reason = await record_page_progress(
+            connection,
+            credential_id=input.credential_id,
+            sync_log_id=input.sync_log_id,
+            import_job_id=import_job_id,
+            stream=input.stream,
+            continue_from=ref.cursor_out or ref.cursor_in or None,
+            high_water=None,
+            processed=0,
+            rejected=0,
+            expected_total=input.expected_total,
+            globally=self.deps.settings.sync_enabled,
+        )
+        result = ApplyResult(sync_enabled=enabled, disabled_reason=reason)
+        await mark_applied(connection, ref.page_id, dataclasses.asdict(result))
+        return result
 
     async def _estimate(self, client: ServiceTitanClient, input: FetchPageInput) -> int | None:
         """How many records this stream will bring, for progress bars; None when unknown."""

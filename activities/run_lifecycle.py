@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities import errors
 from activities.dependencies import SyncDependencies
 from activities.ownership import check_run
+from activities.tokens import cached_refresh_after
 from contracts.sync import (
     STREAMS_FOR,
     ActivityName,
@@ -76,6 +77,8 @@ class RunActivities:
         )
         if not started.resumed:
             metrics.current().run_started(input.trigger, input.data_type)
+        # A token cached by an earlier sync spares the workflow its refresh activity.
+        token_due = await cached_refresh_after(self.deps, input.credential_id)
         return RunContext(
             sync_log_id=started.sync_log_id,
             import_job_id=started.import_job_id,
@@ -84,6 +87,7 @@ class RunActivities:
             streams=[
                 StreamProgress(stream=stream, cursor=started.cursors[stream]) for stream in streams
             ],
+            token_refresh_after=token_due.isoformat() if token_due else None,
         )
 
     @activity.defn(name=ActivityName.FINISH_RUN)

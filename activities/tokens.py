@@ -21,10 +21,31 @@ from core.logging import get_logger
 from db import audit
 from db.credentials import credential_context
 from servicetitan.auth import TokenProvider
+from servicetitan.config import ClientConfig
 from servicetitan.errors import CredentialsRejected, ServiceTitanError
 from servicetitan.http import shared_http_client
+from servicetitan.tokens import AccessToken
 
 log = get_logger(__name__)
+
+
+def refresh_after(token: AccessToken, config: ClientConfig) -> datetime:
+    """When the workflow should refresh ``token``: a threshold ahead of its expiry (at most
+    half its remaining lifetime, so a short-lived token is not refreshed at once)."""
+    lifetime = token.expires_at - datetime.now(UTC)
+    threshold = timedelta(
+        seconds=min(config.token_refresh_threshold_seconds, max(lifetime.total_seconds(), 0) / 2)
+    )
+    return token.expires_at - threshold
+
+
+async def cached_refresh_after(deps: SyncDependencies, credential_id: int) -> datetime | None:
+    """When the cached token is due for a refresh, if one is cached and not due yet."""
+    token = await deps.token_store.load(credential_id)
+    if token is None:
+        return None
+    due = refresh_after(token, deps.client_config)
+    return due if due > datetime.now(UTC) else None
 
 
 class TokenActivities:
@@ -55,13 +76,6 @@ class TokenActivities:
             if failure.non_retryable or activity.info().attempt == 1:
                 await self._audit("token.failed", input.credential_id, {"reason": error.message})
             raise failure from None
-        lifetime = token.expires_at - datetime.now(UTC)
-        threshold = timedelta(
-            seconds=min(
-                self.deps.client_config.token_refresh_threshold_seconds,
-                max(lifetime.total_seconds(), 0) / 2,
-            )
-        )
         refreshed = before is None or before.value != token.value
         if refreshed:
             await self._audit(
@@ -71,7 +85,7 @@ class TokenActivities:
             )
         return TokenStatus(
             expires_at=token.expires_at.isoformat(),
-            refresh_after=(token.expires_at - threshold).isoformat(),
+            refresh_after=refresh_after(token, self.deps.client_config).isoformat(),
             refreshed=refreshed,
         )
 

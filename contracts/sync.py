@@ -139,6 +139,9 @@ class RunContext:
     company_id: int
     tenant_id: str
     streams: list[StreamProgress]
+    token_refresh_after: str | None = None
+    """When the token cached for the credential is due (ISO); None when none is cached or
+    it is due already (then the workflow refreshes it before the first fetch)."""
 
 
 @dataclass
@@ -168,11 +171,21 @@ class FetchPageInput:
     estimate_total: bool = False
     max_pages: int = 1
     """``fetch_pages`` follows ``continueFrom`` for up to this many pages."""
+    prepare: bool = True
+    """Start mapping each page as it is staged (false while the data its mapping reads, the
+    customers of an invoice page, is still being written by another stream)."""
+    apply_empty: bool = False
+    """Apply the first page right away if it has no records (no earlier page of the stream
+    is waiting): only its cursor and the run's progress are written. An idle stream then
+    costs one activity instead of two."""
+    expected_total: int | None = None
+    """The stream's count estimate, for the progress an applied empty page records."""
 
 
-PAGES_IN_FLIGHT = 2
-"""Export pages a crash can make the sync fetch again: ``fetch_pages`` downloads the next page
-while it stores the current one, and neither is on record until it is stored."""
+PAGES_IN_FLIGHT = 2 * 3
+"""Export pages a crash can make the sync fetch again: two per stream, and the three streams
+are fetched at once. ``fetch_pages`` downloads the next page while it stores the current one,
+and neither is on record until it is stored."""
 
 
 @dataclass
@@ -190,13 +203,6 @@ class PageRef:
 
 
 @dataclass
-class PageBatch:
-    """Consecutive staged pages of one stream, in order (``fetch_pages``)."""
-
-    pages: list[PageRef]
-
-
-@dataclass
 class ApplyResult:
     inserted: int = 0
     updated: int = 0
@@ -206,6 +212,15 @@ class ApplyResult:
     already_applied: bool = False
     sync_enabled: bool = True
     disabled_reason: str | None = None
+
+
+@dataclass
+class PageBatch:
+    """Consecutive staged pages of one stream, in order (``fetch_pages``)."""
+
+    pages: list[PageRef]
+    first_applied: ApplyResult | None = None
+    """Set when the fetch applied the first page itself (``FetchPageInput.apply_empty``)."""
 
 
 @dataclass

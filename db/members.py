@@ -43,3 +43,19 @@ async def customer_types(
         },
     )
     return {int(customer_id): kind for customer_id, kind in rows if customer_id.isdigit()}
+
+
+_MEMBERS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+async def lock_members(connection: AsyncConnection, company_id: int, source_tenant_id: str) -> None:
+    """Serialise writers of one tenant's members and contacts until the transaction ends.
+
+    A member's primary phone and email come from its contacts and are filled in by whichever
+    of the customers page and the contacts page is written second. The two streams are
+    applied at once; without the lock, two concurrent transactions could each miss the
+    other's uncommitted rows and neither fill them in.
+    """
+    await connection.execute(
+        _MEMBERS_LOCK, {"key": f"members:{company_id}:{SOFTWARE}:{source_tenant_id}"}
+    )

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.sync import DataType, Mode, SyncInput, SyncProgress, SyncResult
 from core.settings import Settings
-from workflows.sync import SyncWorkflow, workflow_id_for
+from workflows.sync import WORKFLOW_TASK_TIMEOUT, SyncWorkflow, workflow_id_for
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ async def start_sync(
             ),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
         return StartedSync(handle, True)

@@ -74,6 +74,9 @@ def make_dependencies(
     )
 
 
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
+
+
 def build_worker(
     client: Client, settings: Settings, deps: SyncDependencies, *, task_queue: str | None = None
 ) -> Worker:
@@ -84,6 +87,8 @@ def build_worker(
         activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        # A dead worker's cached workflows move to another worker after this long (default 10 s).
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         identity=deps.identity,
         interceptors=[ActivityErrorInterceptor()],  # no row values in failures (history)
     )

@@ -21,7 +21,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from contracts.sync import ErrorType, LaunchInput, LaunchResult, SyncInput, SyncResult
-    from workflows.sync import SyncWorkflow, workflow_id_for
+    from workflows.sync import WORKFLOW_TASK_TIMEOUT, SyncWorkflow, workflow_id_for
 
 
 @workflow.defn(name="ScheduledSyncWorkflow")
@@ -40,6 +40,7 @@ class ScheduledSyncWorkflow:
                     pages_before_continue_as_new=input.pages_before_continue_as_new,
                 ),
                 id=sync_id,
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 search_attributes=workflow.info().typed_search_attributes,
             )

@@ -15,6 +15,7 @@ is described in docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         RefreshTokenInput,
         RunContext,
         StartRunInput,
+        Stream,
         StreamProgress,
         SyncInput,
         SyncProgress,
@@ -49,14 +51,20 @@ with workflow.unsafe.imports_passed_through():
         TokenStatus,
     )
 
-from workflows.paging import BatchPlan, CursorWatch, StreamOutcome
+from workflows.paging import StreamOutcome
+from workflows.stream_run import FetchRequest, Gate, RunBudget, StreamRun
 
 WORKFLOW_ID_PREFIX = "servicetitan-sync-"
 DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
-MAX_REFETCHES = 3
-"""Times a stream fetches a lost staged page again before the sync fails."""
-# A worker that dies mid-activity is noticed after this long (activities beat every 3 s).
-HEARTBEAT_TIMEOUT = timedelta(seconds=15)
+APPLIED_AFTER: dict[Stream, Stream] = {"invoices": "customers"}
+"""Streams fetched at once but applied only after another completes: an invoice row takes
+its customer's type (``records.invoice``), so the run's customers must be written first."""
+# A worker that dies mid-activity is noticed after this long (activities beat every second;
+# the SDK sends at most one beat per 80% of the timeout).
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+"""Start option of every sync (Temporal's default is 10 s): a worker that dies while running a
+workflow task is noticed after this long. A task is a few milliseconds of work."""
 
 # Bookkeeping against PostgreSQL: retried through database blips, quickly.
 _DB_RETRY = RetryPolicy(
@@ -135,11 +143,12 @@ class SyncWorkflow:
         self._streams: list[StreamProgress] = []
         self._sync_log_id: int | None = None
         self._status = "starting"
-        self._current: str | None = None
+        self._active: set[str] = set()
+        """Streams syncing right now (they run at once)."""
+        self._refreshing: asyncio.Future[None] | None = None
         self._runs = 1
         self._started_at = ""
         self._refresh_after: datetime | None = None
-        self._cursor_watches: dict[str, CursorWatch] = {}
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -153,7 +162,9 @@ class SyncWorkflow:
             trigger=self._input.trigger,
             mode=self._input.mode,
             data_type=self._input.data_type,
-            current_stream=self._current,
+            current_stream=next(
+                (s.stream for s in self._streams if s.stream in self._active), None
+            ),
             streams=self._streams,
             runs=self._runs,
             started_at=self._started_at,
@@ -165,7 +176,7 @@ class SyncWorkflow:
             state = (
                 "done"
                 if stream.done
-                else ("syncing" if stream.stream == self._current else "waiting")
+                else ("syncing" if stream.stream in self._active else "waiting")
             )
             parts.append(
                 f"{stream.stream}: {state}, {stream.pages} pages, {stream.records} records"
@@ -188,19 +199,13 @@ class SyncWorkflow:
         self._status = "running"
         self._show()
         try:
-            await self._refresh_token(input.credential_id, force=False)
+            if context.token_refresh_after:
+                self._refresh_after = datetime.fromisoformat(context.token_refresh_after)
+            await self._token_before_fetch(input.credential_id)
             carried = list(input.resume.pending_pages) if input.resume else []
-            pages_this_run = 0
-            for stream in self._streams:
-                if stream.done:
-                    continue
-                self._current = stream.stream
-                outcome = await self._sync_stream(input, context, stream, carried, pages_this_run)
-                carried = []
-                if outcome.carry is not None:
-                    await self._continue_as_new(input, context, outcome.carry)
-                pages_this_run = outcome.pages_this_run
-            self._current = None
+            staged = await self._sync_streams(input, context, carried)
+            if staged is not None:
+                await self._continue_as_new(input, context, staged)
             return await self._complete(input, context)
         except (ActivityError, ApplicationError) as error:
             await self._fail(input, context, error)
@@ -271,25 +276,91 @@ class SyncWorkflow:
         if self._refresh_after is None or workflow.now() >= self._refresh_after:
             await self._refresh_token(credential_id, force=False)
 
-    def _fetch(
-        self,
-        input: SyncInput,
-        context: RunContext,
-        stream: StreamProgress,
-        cursor: str | None,
-        max_pages: int,
-    ) -> asyncio.Task[list[PageRef]]:
+    async def _token_before_fetch(self, credential_id: int) -> None:
+        """Refresh the token when due; streams fetching at once share one refresh."""
+        if self._refreshing is not None:
+            await self._refreshing
+            return
+        if self._refresh_after is not None and workflow.now() < self._refresh_after:
+            return
+        self._refreshing = asyncio.ensure_future(self._refresh_token(credential_id, force=False))
+        try:
+            await self._refreshing
+        finally:
+            self._refreshing = None
+
+    async def _sync_streams(
+        self, input: SyncInput, context: RunContext, carried: list[PageRef]
+    ) -> list[PageRef] | None:
+        """Sync every stream not done yet, all at once; None when all are done.
+
+        Otherwise the run's page budget ran out: the pages fetched and not applied yet, for
+        the next run to apply first. The first stream to fail stops the others (each awaits
+        its fetch) before the failure is raised.
+        """
+        budget = RunBudget(
+            limit=input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
+        )
+        by_name = {stream.stream: stream for stream in self._streams}
+        runs: list[StreamRun] = []
+        gates: list[Gate] = []
+        for stream in self._streams:
+            if stream.done:
+                continue
+            waits_for = by_name.get(APPLIED_AFTER.get(stream.stream, stream.stream))
+            gate = Gate(waits_for if waits_for is not stream else None)
+            gates.append(gate)
+            runs.append(
+                StreamRun(
+                    stream,
+                    [page for page in carried if page.stream == stream.stream],
+                    budget,
+                    gate,
+                    fetch=functools.partial(self._fetch, input, context, stream),
+                    apply=functools.partial(self._apply, input, context, stream),
+                    before_fetch=functools.partial(self._token_before_fetch, input.credential_id),
+                )
+            )
+        tasks = [asyncio.ensure_future(self._run_stream(run, gates)) for run in runs]
+        try:
+            await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            outcomes = [task.result() for task in tasks]
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await workflow.wait(tasks)
+        if all(outcome.carry is None for outcome in outcomes):
+            return None
+        return [page for outcome in outcomes for page in outcome.carry or []]
+
+    async def _run_stream(self, run: StreamRun, gates: list[Gate]) -> StreamOutcome:
+        self._active.add(run.stream.stream)
+        try:
+            return await run.run()
+        finally:
+            self._active.discard(run.stream.stream)
+            for gate in gates:
+                gate.stream_ended(run.stream)
+            self._show()
+
+    async def _fetch(
+        self, input: SyncInput, context: RunContext, stream: StreamProgress, request: FetchRequest
+    ) -> PageBatch:
         fetch = FetchPageInput(
             credential_id=input.credential_id,
             sync_log_id=context.sync_log_id,
             stream=stream.stream,
-            cursor=cursor,
-            estimate_total=stream.pages == 0 and stream.estimated_total is None,
-            max_pages=max_pages,
+            cursor=request.cursor,
+            estimate_total=request.estimate_total,
+            max_pages=request.max_pages,
+            prepare=request.prepare,
+            apply_empty=request.apply_empty,
+            expected_total=stream.estimated_total,
         )
-        return asyncio.ensure_future(self._fetch_pages(fetch))
-
-    async def _fetch_pages(self, fetch: FetchPageInput) -> list[PageRef]:
         batch: PageBatch = await _waiting_out_rate_limits(
             lambda: workflow.execute_activity(
                 ActivityName.FETCH_PAGES,
@@ -303,112 +374,8 @@ class SyncWorkflow:
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         )
-        return batch.pages
-
-    async def _sync_stream(
-        self,
-        input: SyncInput,
-        context: RunContext,
-        stream: StreamProgress,
-        carried: list[PageRef],
-        pages_this_run: int,
-    ) -> StreamOutcome:
-        """Sync one stream: fetch the next batch while the current one is applied.
-
-        Ends when the stream has no more pages, or when the run has applied its share of
-        pages (then the outcome carries the batch already fetched into a continue-as-new).
-        A fetch still running when the stream fails is cancelled and awaited first.
-        """
-        plan = BatchPlan(
-            limit=input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
-        )
-        next_fetch: asyncio.Task[list[PageRef]] | None = None
-        try:
-            await self._token_if_due(input.credential_id)
-            if not carried:
-                next_fetch = self._fetch(
-                    input, context, stream, stream.cursor, plan.next_size(pages_this_run)
-                )
-            refetches = 0
-            while True:
-                if carried:
-                    pages, carried = carried, []
-                else:
-                    assert next_fetch is not None
-                    pages = await next_fetch
-                    next_fetch = None
-                self._take_page_facts(stream, pages)
-                last = pages[-1]
-                if last.has_more:
-                    await self._token_if_due(input.credential_id)
-                    next_fetch = self._fetch(
-                        input,
-                        context,
-                        stream,
-                        last.cursor_out,
-                        plan.next_size(pages_this_run + len(pages)),
-                    )
-                outcome = await self._apply(input, context, stream, pages)
-                pages_this_run += len(outcome.results)
-                self._show()
-                if outcome.missing:
-                    # PostgreSQL truncates UNLOGGED staged pages when it restarts after a
-                    # crash: fetch the page again from the same position.
-                    refetches += 1
-                    missing = pages[len(outcome.results)]
-                    if refetches > MAX_REFETCHES:
-                        raise ApplicationError(
-                            f"staged {missing.stream} page {missing.page_id} is gone again "
-                            f"after {MAX_REFETCHES} fetches (PostgreSQL keeps restarting?)",
-                            type=ErrorType.STAGED_PAGE_MISSING,
-                            non_retryable=True,
-                        )
-                    if next_fetch is not None:
-                        await workflow.wait([next_fetch])  # its staged copy may be gone too
-                    next_fetch = self._fetch(
-                        input, context, stream, missing.cursor_in, plan.next_size(pages_this_run)
-                    )
-                    continue
-                stopped = next((r for r in outcome.results if not r.sync_enabled), None)
-                if stopped is not None:
-                    if next_fetch is not None:
-                        await next_fetch  # let it finish staging; finish_run removes it
-                        next_fetch = None
-                    raise ApplicationError(
-                        f"sync stopped at a page boundary: {stopped.disabled_reason}",
-                        type=ErrorType.SYNC_DISABLED,
-                        non_retryable=True,
-                    )
-                if not last.has_more:
-                    stream.done = True
-                    return StreamOutcome(pages_this_run)
-                if pages_this_run >= plan.limit or workflow.info().is_continue_as_new_suggested():
-                    assert next_fetch is not None
-                    staged = await next_fetch  # the next run applies them first
-                    next_fetch = None
-                    return StreamOutcome(pages_this_run, carry=staged)
-        finally:
-            if next_fetch is not None and not next_fetch.done():
-                next_fetch.cancel()
-                await workflow.wait([next_fetch])
-
-    def _take_page_facts(self, stream: StreamProgress, pages: list[PageRef]) -> None:
-        """Refuse a feed that never ends; keep each page's estimate and rate-limit waits.
-
-        A cursor that stays put, leads back to a position this run read from, or moves on
-        through ``MAX_EMPTY_PAGES_IN_A_ROW`` empty pages will never reach ``hasMore`` false:
-        the sync fails at once (``STUCK_CURSOR``, not retryable) instead of paging for ever.
-        """
-        watch = self._cursor_watches.setdefault(stream.stream, CursorWatch())
-        for page in pages:
-            problem = watch.see(page)
-            if problem is not None:
-                raise ApplicationError(
-                    f"{stream.stream}: {problem}", type=ErrorType.STUCK_CURSOR, non_retryable=True
-                )
-            if page.estimated_total is not None:
-                stream.estimated_total = page.estimated_total
-            stream.rate_limit_waits += page.rate_limit_waits
+        self._show()
+        return batch
 
     async def _apply(
         self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
@@ -427,14 +394,7 @@ class SyncWorkflow:
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=_DB_RETRY,
         )
-        for page, result in zip(pages, outcome.results, strict=False):
-            stream.pages += 1
-            stream.records += page.record_count
-            stream.inserted += result.inserted
-            stream.updated += result.updated
-            stream.unchanged += result.unchanged
-            stream.rejected += result.rejected
-            stream.cursor = page.cursor_out
+        self._show()
         return outcome
 
     async def _continue_as_new(

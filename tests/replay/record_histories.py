@@ -148,6 +148,11 @@ async def test_record_api_retries(recorder: SyncHarness) -> None:
     await _save(recorder.client, "api-retries", handle)
 
 
+def _truncate_staged_pages(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE servicetitan_staged_pages")
+
+
 async def test_record_staged_page_refetch(recorder: SyncHarness) -> None:
     """Staged pages dropped before their apply, as a PostgreSQL crash restart does."""
     recorder.sandbox.set_faults(latency_seconds=LATENCY)
@@ -158,8 +163,8 @@ async def test_record_staged_page_refetch(recorder: SyncHarness) -> None:
         if recorder.scalar(
             "SELECT count(*) FROM servicetitan_staged_pages WHERE applied_at IS NULL"
         ):
-            with psycopg.connect(recorder.database_url, autocommit=True) as connection:
-                connection.execute("TRUNCATE servicetitan_staged_pages")
+            # In a thread: the worker shares this event loop (see test_sync_behaviour).
+            await asyncio.to_thread(_truncate_staged_pages, recorder.database_url)
         await asyncio.sleep(0.01)
     await handle.result()
     await _save(recorder.client, "staged-page-refetch", handle)

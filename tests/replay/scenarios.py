@@ -102,11 +102,19 @@ def continue_as_new(runs: list[Run]) -> None:
     for run in runs[1:]:
         resume = run.input["resume"]
         assert resume is not None and not run.named(ActivityName.START_RUN)
-        pending = [page["page_id"] for page in resume["pending_pages"]]
-        if pending:
+        if resume["pending_pages"]:
             carried += 1
-            first_apply = run.named(ActivityName.MAP_AND_INSERT_PAGES)[0]
-            assert [p["page_id"] for p in first_apply.input["pages"]] == pending
+        # Streams run at once: each stream's carried pages are the first it applies.
+        for stream in {page["stream"] for page in resume["pending_pages"]}:
+            pending = [p["page_id"] for p in resume["pending_pages"] if p["stream"] == stream]
+            applied = [
+                page["page_id"]
+                for apply in run.named(ActivityName.MAP_AND_INSERT_PAGES)
+                for page in apply.input["pages"]
+                if page["stream"] == stream
+            ]
+            if applied:  # (the run's budget may have gone to the other streams)
+                assert applied[: len(pending)] == pending, (stream, pending, applied)
     assert carried, "no run carried staged pages into the next"
 
 
