@@ -24,7 +24,7 @@ from activities import futures, staged_body
 from activities.dependencies import SyncDependencies
 from activities.heartbeat import heartbeating
 from activities.ownership import check_owner, check_page, check_run
-from activities.page_handoff import HandedPage
+from activities.page_handoff import HandedPage, handoff_key
 from activities.prepare import prepare_pages, row_context, unprepared
 from contracts.sync import (
     ActivityName,
@@ -96,7 +96,7 @@ class ApplyActivities:
         whose staged body is gone, so the workflow fetches it again from its ``cursor_in``;
         the pages before either commit.
         """
-        handed = [self.deps.handoff.take(ref.page_id) for ref in input.pages]
+        handed = [self.deps.handoff.take(handoff_key(ref)) for ref in input.pages]
         results: list[ApplyResult] = []
         stopped = False
         stale: set[str] = set()
@@ -297,6 +297,10 @@ async def _checked_page(
         loaded.owner, input.credential_id, input.sync_log_id, import_job_id=input.import_job_id
     )
     check_page(loaded.page, input.credential_id, input.sync_log_id)
+    if loaded.page.stream != ref.stream or (loaded.page.cursor_in or None) != ref.cursor_in:
+        # The id names another page now (a crash restart of PostgreSQL emptied the staging
+        # table and restarted its ids): the page referred to is gone.
+        return None
     return loaded.page, loaded.credential
 
 

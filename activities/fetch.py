@@ -26,6 +26,7 @@ from activities import errors, futures, staged_body
 from activities.dependencies import SyncDependencies
 from activities.heartbeat import heartbeating, previous_details
 from activities.ownership import check_run
+from activities.page_handoff import handoff_key
 from activities.prepare import prepare_pages, row_context, unprepared
 from contracts.sync import ActivityName, ApplyResult, FetchPageInput, PageBatch, PageRef
 from core import metrics
@@ -82,7 +83,7 @@ class FetchActivities:
                         break
             finally:
                 futures.discard(following)  # cut short: that page is not staged
-        return PageBatch(pages, first_applied=applied)
+        return PageBatch(pages, first_applied=applied, worker_queue=self.deps.worker_queue)
 
     def _download_next(
         self, input: FetchPageInput, last: PageRef, count: int
@@ -223,7 +224,7 @@ class FetchActivities:
                     self.deps, connection, input.stream, [handed], context
                 )
         if applied is None:
-            self.deps.handoff.put(ref.page_id, handed)
+            self.deps.handoff.put(handoff_key(ref), handed)
         else:
             metrics.current().pages_applied(input.credential_id, [(input.stream, applied)])
         metrics.current().page_fetched(input.stream, refetched=again)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from activities import futures
+from contracts.sync import PageRef
 from records.prepared import PreparedPage
 
 DEFAULT_BUDGET_BYTES: Final = 64 * 1024 * 1024
@@ -42,30 +44,40 @@ class HandedPage:
         futures.discard(self.prepared)
 
 
+def handoff_key(ref: PageRef) -> Hashable:
+    """A staged page's key: its id, with its place in the feed.
+
+    The id alone is not enough: a crash restart of PostgreSQL empties the (UNLOGGED) staging
+    table and starts its ids over, so an id can come round again for another page while
+    this worker still holds the first.
+    """
+    return (ref.page_id, ref.stream, ref.cursor_in)
+
+
 @dataclass
 class PageHandoff:
     budget_bytes: int = DEFAULT_BUDGET_BYTES
-    _pages: OrderedDict[int, HandedPage] = field(default_factory=OrderedDict)
+    _pages: OrderedDict[Hashable, HandedPage] = field(default_factory=OrderedDict)
     _bytes: int = 0
 
-    def put(self, page_id: int, page: HandedPage) -> None:
+    def put(self, key: Hashable, page: HandedPage) -> None:
         """Keep a staged page; evict the oldest entries beyond the budget."""
         if len(page.raw) > self.budget_bytes:
             page.discard()
             return
-        replaced = self.take(page_id)
+        replaced = self.take(key)
         if replaced is not None:
             replaced.discard()
-        self._pages[page_id] = page
+        self._pages[key] = page
         self._bytes += len(page.raw)
         while self._bytes > self.budget_bytes:
             _, evicted = self._pages.popitem(last=False)
             self._bytes -= len(evicted.raw)
             evicted.discard()
 
-    def take(self, page_id: int) -> HandedPage | None:
+    def take(self, key: Hashable) -> HandedPage | None:
         """The page, once; None when this worker does not hold it."""
-        page = self._pages.pop(page_id, None)
+        page = self._pages.pop(key, None)
         if page is not None:
             self._bytes -= len(page.raw)
         return page

@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import apply as apply_module
-from activities import errors, heartbeat
+from activities import errors, heartbeat, staged_body
 from activities.apply import ApplyActivities
 from activities.dependencies import SyncDependencies
 from activities.fetch import FetchActivities
@@ -376,3 +377,69 @@ async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry
         "SELECT continue_from FROM servicetitan_sync_state WHERE stream = 'customers'"
     )
     assert cursor == batch.pages[-1].cursor_out
+
+
+async def test_a_page_id_reused_after_a_crash_restart_is_not_applied_from_the_old_handoff(
+    harness: SyncHarness,
+) -> None:
+    """A crash restart truncates the UNLOGGED staging table and restarts its ids, so a page
+    staged afterwards can get the id of a page still held in the worker's hand-off. The apply
+    must write the page it was asked for, not the bytes the old entry holds."""
+    deps = harness.dependencies()
+    fetch = FetchActivities(deps)
+    credential, context = await _begin(harness, deps)
+    env = ActivityEnvironment()
+    first = await _fetch(env, fetch, credential, context, max_pages=1)  # held, never applied
+    harness.rows(
+        "WITH gone AS (DELETE FROM servicetitan_staged_pages RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('servicetitan_staged_pages', 'id'), "
+        "(SELECT min(id) FROM gone), false)"
+    )
+    second = await env.run(  # staged by another worker: this one's entry stays
+        FetchActivities(harness.dependencies()).fetch_pages,
+        FetchPageInput(
+            credential, context.sync_log_id, "customers", first.pages[0].cursor_out, max_pages=1
+        ),
+    )
+    assert second.pages[0].page_id == first.pages[0].page_id  # the id came round again
+    [(body,)] = harness.rows("SELECT body FROM servicetitan_staged_pages")
+    records = orjson.loads(staged_body.unpack(bytes(body)))["data"]
+    await env.run(
+        ApplyActivities(deps).map_and_insert_pages,
+        ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, second.pages),
+    )
+    stored = {
+        int(customer_id)
+        for (customer_id,) in harness.rows("SELECT customer_id FROM members_stream")
+    }
+    assert stored == {record["id"] for record in records}, "not the rows of the page applied"
+
+
+async def test_a_page_whose_id_now_names_another_page_is_missing_not_applied(
+    harness: SyncHarness,
+) -> None:
+    """After a crash restart the id of a staged page the workflow still holds can name a page
+    of another stream staged since. Applying the held reference must find its page gone (and
+    the workflow fetch it again), not apply the other page in its place."""
+    deps = harness.dependencies()
+    fetch = FetchActivities(deps)
+    credential, context = await _begin(harness, deps)
+    env = ActivityEnvironment()
+    held = await _fetch(env, fetch, credential, context, max_pages=1)
+    harness.rows(
+        "WITH gone AS (DELETE FROM servicetitan_staged_pages RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('servicetitan_staged_pages', 'id'), "
+        "(SELECT min(id) FROM gone), false)"
+    )
+    other = await env.run(
+        FetchActivities(harness.dependencies()).fetch_pages,
+        FetchPageInput(credential, context.sync_log_id, "customer_contacts", None, max_pages=1),
+    )
+    assert other.pages[0].page_id == held.pages[0].page_id
+    outcome = await env.run(
+        ApplyActivities(deps).map_and_insert_pages,
+        ApplyPagesInput(credential, context.sync_log_id, context.import_job_id, held.pages),
+    )
+    assert outcome.missing and not outcome.results
+    assert harness.scalar("SELECT count(*) FROM servicetitan_customer_contacts") == 0
+    assert harness.scalar("SELECT count(*) FROM members_stream") == 0

@@ -11,7 +11,7 @@ from activities import prepare
 from activities.apply import ApplyActivities
 from activities.dependencies import SyncDependencies
 from activities.fetch import FetchActivities
-from activities.page_handoff import HandedPage, PageHandoff
+from activities.page_handoff import HandedPage, PageHandoff, handoff_key
 from activities.run_lifecycle import RunActivities
 from activities.tokens import TokenActivities
 from contracts.sync import ApplyPagesInput, FetchPageInput, RefreshTokenInput, StartRunInput
@@ -100,13 +100,13 @@ async def test_a_page_mapped_at_fetch_is_used_unless_its_row_context_changed(
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
     batch = await _fetch(env, FetchActivities(deps), credential, context, max_pages=2)
-    handed = [deps.handoff.take(page.page_id) for page in batch.pages]
+    handed = [deps.handoff.take(handoff_key(page)) for page in batch.pages]
     assert all(page is not None and page.prepared is not None for page in handed)
     mapped = [await page.prepared for page in handed if page is not None and page.prepared]
     assert [page.mapped for page in mapped] == [PAGE_SIZE, PAGE_SIZE]
     for page_ref, page in zip(batch.pages, handed, strict=True):
         assert page is not None
-        deps.handoff.put(page_ref.page_id, page)
+        deps.handoff.put(handoff_key(page_ref), page)
     # The company's trade changes between the fetch and the apply: the rows must carry the
     # new one, so the mapping made at fetch time (with the old trade) is not used.
     harness.rows(
