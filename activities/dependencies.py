@@ -36,6 +36,8 @@ class SyncDependencies:
     client_config: ClientConfig
     temporal: Client | None = None
     identity: str = "worker"
+    worker_queue: str | None = None
+    """This worker's own task queue (activities only), where a stream's work follows it."""
     http: httpx.AsyncClient | None = None  # None: the client package's shared pool
     token_store: DatabaseTokenStore = field(init=False)
     rate_limiters: SharedRateLimiters = field(init=False)

@@ -221,6 +221,9 @@ class PageBatch:
     pages: list[PageRef]
     first_applied: ApplyResult | None = None
     """Set when the fetch applied the first page itself (``FetchPageInput.apply_empty``)."""
+    worker_queue: str | None = None
+    """The task queue of the worker that fetched (and holds) the pages, if it has one: the
+    stream's next fetch and its apply are sent there, so that worker's mapping is used."""
 
 
 @dataclass

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import socket
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
@@ -77,6 +78,25 @@ def make_dependencies(
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
 
 
+def own_task_queue(settings: Settings) -> str:
+    """A task queue only this worker process polls (for the streams whose pages it holds)."""
+    return f"{settings.temporal_task_queue}.worker-{uuid.uuid4().hex[:12]}"
+
+
+def build_own_queue_worker(client: Client, settings: Settings, deps: SyncDependencies) -> Worker:
+    """The worker of this process's own queue: the same activities, no workflows."""
+    assert deps.worker_queue is not None
+    return Worker(
+        client,
+        task_queue=deps.worker_queue,
+        activities=all_activities(deps),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        identity=deps.identity,
+        interceptors=[ActivityErrorInterceptor()],
+    )
+
+
 def build_worker(
     client: Client, settings: Settings, deps: SyncDependencies, *, task_queue: str | None = None
 ) -> Worker:
@@ -122,7 +142,9 @@ async def run_worker(
     deps = make_dependencies(
         settings, database, client_config or sandbox_or_configured(settings), client
     )
+    deps.worker_queue = own_task_queue(settings)
     worker = build_worker(client, settings, deps)
+    own_queue = build_own_queue_worker(client, settings, deps)
     deps.mapping.start()  # its processes import while the worker connects and polls
     if on_ready is None and settings.sandbox_mode:
         log.info(
@@ -138,10 +160,11 @@ async def run_worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with worker:
+        async with worker, own_queue:
             log.info(
                 "worker polling",
                 task_queue=settings.temporal_task_queue,
+                own_task_queue=deps.worker_queue,
                 namespace=settings.temporal_namespace,
                 temporal=infra.temporal_address,
                 ui=infra.temporal_ui_url,

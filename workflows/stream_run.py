@@ -53,10 +53,12 @@ class FetchRequest:
     apply_empty: bool
     """The fetch may apply its first page itself if it has no records: no page of the
     stream is waiting or being applied, so its cursor is the next one to record."""
+    worker_queue: str | None
+    """The task queue of the worker holding the stream's last pages (None: the shared one)."""
 
 
 Fetch = Callable[[FetchRequest], Awaitable[PageBatch]]
-Apply = Callable[[list[PageRef]], Awaitable[ApplyPagesResult]]
+Apply = Callable[[list[PageRef], str | None], Awaitable[ApplyPagesResult]]
 
 
 @dataclass
@@ -133,6 +135,8 @@ class StreamRun:
         self._applying = False
         self._fetching: asyncio.Task[None] | None = None
         self._chain = 0
+        self._worker_queue: str | None = None
+        """Where the stream's last batch was fetched: its mapping is held there."""
         """The number of the current fetch chain (a refetch starts a new one)."""
         self._feed_ended = bool(carried) and not carried[-1].has_more
         """The last page of the feed is fetched (``hasMore`` false)."""
@@ -209,10 +213,12 @@ class StreamRun:
                     estimate_total=estimate and self.stream.estimated_total is None,
                     prepare=self._gate.open,
                     apply_empty=not self._staged and not self._applying,
+                    worker_queue=self._worker_queue,
                 )
                 batch = await self._fetch(request)
                 if stopped():
                     return
+                self._worker_queue = batch.worker_queue
                 self._take_page_facts(batch.pages)
                 pages = batch.pages
                 if batch.first_applied is not None:
@@ -261,7 +267,7 @@ class StreamRun:
             self._applying = True
             applied = 0
             try:
-                outcome = await self._apply(pages)
+                outcome = await self._apply(pages, self._worker_queue)
                 applied = len(outcome.results)
             finally:
                 self._applying = False

@@ -22,7 +22,13 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    TimeoutError,
+    TimeoutType,
+)
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -62,6 +68,9 @@ its customer's type (``records.invoice``), so the run's customers must be writte
 # A worker that dies mid-activity is noticed after this long (activities beat every second;
 # the SDK sends at most one beat per 80% of the timeout).
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+ROUTED_START_TIMEOUT = timedelta(seconds=2)
+"""How long an activity sent to the worker holding a stream's pages may wait to start before
+it goes to the shared queue (the worker may have died)."""
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 """Start option of every sync (Temporal's default is 10 s): a worker that dies while running a
 workflow task is noticed after this long. A task is a few milliseconds of work."""
@@ -101,6 +110,26 @@ async def _waiting_out_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
             if _error_type(error) != ErrorType.RATE_LIMITED:
                 raise
             workflow.logger.warning("still rate limited after a full round of retries; waiting on")
+
+
+async def _on_worker(queue: str | None, call: Callable[[str | None], Awaitable[T]]) -> T:
+    """Run an activity on a worker's own queue; on the shared one if nobody picks it up.
+
+    A stream's work follows the worker that fetched its last pages (it holds them, mapped).
+    When that worker is gone (or too busy to start the task in ``ROUTED_START_TIMEOUT``),
+    the activity times out before it starts, which Temporal never retries: run it on the
+    shared queue instead, where any worker takes it from the staged pages.
+    """
+    if queue is None:
+        return await call(None)
+    try:
+        return await call(queue)
+    except ActivityError as error:
+        cause = error.cause
+        if not (isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START):
+            raise
+        workflow.logger.info("the worker holding the stream did not answer; any worker now")
+        return await call(None)
 
 
 def workflow_id_for(credential_id: int) -> str:
@@ -362,37 +391,53 @@ class SyncWorkflow:
             expected_total=stream.estimated_total,
         )
         batch: PageBatch = await _waiting_out_rate_limits(
-            lambda: workflow.execute_activity(
-                ActivityName.FETCH_PAGES,
-                fetch,
-                result_type=PageBatch,
-                start_to_close_timeout=timedelta(minutes=5 * fetch.max_pages),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=_API_RETRY,
-                # A fetch abandoned by a failing sync must be over before ``finish_run``
-                # removes the run's staged pages, or it could stage pages nothing removes.
-                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            lambda: _on_worker(
+                request.worker_queue,
+                lambda queue: workflow.execute_activity(
+                    ActivityName.FETCH_PAGES,
+                    fetch,
+                    result_type=PageBatch,
+                    task_queue=queue,
+                    schedule_to_start_timeout=ROUTED_START_TIMEOUT if queue else None,
+                    start_to_close_timeout=timedelta(minutes=5 * fetch.max_pages),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=_API_RETRY,
+                    # A fetch abandoned by a failing sync must be over before ``finish_run``
+                    # removes the run's staged pages, or it could stage pages nothing removes.
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                ),
             )
         )
         self._show()
         return batch
 
     async def _apply(
-        self, input: SyncInput, context: RunContext, stream: StreamProgress, pages: list[PageRef]
+        self,
+        input: SyncInput,
+        context: RunContext,
+        stream: StreamProgress,
+        pages: list[PageRef],
+        worker_queue: str | None,
     ) -> ApplyPagesResult:
-        outcome: ApplyPagesResult = await workflow.execute_activity(
-            ActivityName.MAP_AND_INSERT_PAGES,
-            ApplyPagesInput(
-                credential_id=input.credential_id,
-                sync_log_id=context.sync_log_id,
-                import_job_id=context.import_job_id,
-                pages=pages,
-                expected_total=stream.estimated_total,
+        apply = ApplyPagesInput(
+            credential_id=input.credential_id,
+            sync_log_id=context.sync_log_id,
+            import_job_id=context.import_job_id,
+            pages=pages,
+            expected_total=stream.estimated_total,
+        )
+        outcome: ApplyPagesResult = await _on_worker(
+            worker_queue,
+            lambda queue: workflow.execute_activity(
+                ActivityName.MAP_AND_INSERT_PAGES,
+                apply,
+                result_type=ApplyPagesResult,
+                task_queue=queue,
+                schedule_to_start_timeout=ROUTED_START_TIMEOUT if queue else None,
+                start_to_close_timeout=timedelta(minutes=10 * len(pages)),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_DB_RETRY,
             ),
-            result_type=ApplyPagesResult,
-            start_to_close_timeout=timedelta(minutes=10 * len(pages)),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=_DB_RETRY,
         )
         self._show()
         return outcome

@@ -35,7 +35,7 @@ from db import credentials
 from db.database import Database
 from records.contact import primary_contacts_by_customer
 from records.pipeline import map_contacts, map_customers, map_invoices
-from runtime.worker import build_worker, make_dependencies
+from runtime.worker import build_own_queue_worker, build_worker, make_dependencies
 from sandbox.app import create_app
 from sandbox.state import Sandbox
 from servicetitan.config import ClientConfig, EnvironmentUrls
@@ -227,8 +227,11 @@ async def sync_harness(
             )
         else:
             worker = build_worker(client, settings, deps, task_queue=task_queue)
+        # As worker.py runs it: a stream's work follows the worker that fetched its pages.
+        deps.worker_queue = f"{task_queue}.own"
+        own_queue = build_own_queue_worker(client, settings, deps)
         harness.worker = worker
-        async with worker:
+        async with worker, own_queue:
             yield harness
             await _terminate_leftovers(client, task_queue)
     finally:
