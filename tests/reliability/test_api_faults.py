@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -100,6 +99,16 @@ async def _wait_for_pages(sandbox: Sandbox, pages: int, deadline: float = 60) ->
     while sandbox.counters.pages_served.total() < pages:
         if time.monotonic() - started > deadline:
             raise TimeoutError(f"fewer than {pages} pages served after {deadline}s")
+        await asyncio.sleep(0.01)
+
+
+async def _wait_for_invoice_pages(harness: SyncHarness, deadline: float = 60) -> None:
+    """Until an invoices page is applied (the streams before it are complete by then)."""
+    started = time.monotonic()
+    query = "SELECT coalesce(max(pages_applied), 0) FROM servicetitan_sync_state "
+    while not harness.scalar(query + "WHERE stream = 'invoices'"):
+        if time.monotonic() - started > deadline:
+            raise TimeoutError(f"no invoices page applied after {deadline}s")
         await asyncio.sleep(0.01)
 
 
@@ -222,8 +231,9 @@ async def test_a_token_that_expires_every_minute(
     watch = Stopwatch()
     sandbox = harness.sandbox
     credential = await harness.add_tenant(TENANT)
-    # Slow enough responses that the sync outlives several token lifetimes.
-    sandbox.set_faults(token_ttl_seconds=60, latency_seconds=0.15)
+    # Slow enough responses that the sync outlives several token lifetimes (its three streams
+    # are fetched at once).
+    sandbox.set_faults(token_ttl_seconds=60, latency_seconds=0.4)
     handle = await harness.start(credential)
     minutes = 0
     loop = asyncio.get_running_loop()
@@ -286,9 +296,8 @@ async def test_credentials_revoked_mid_sync_fail_fast_and_leave_whole_pages(
     credential = await harness.add_tenant(TENANT)
     sandbox.set_faults(error_rate=0.05, latency_seconds=0.03)
     handle = await harness.start(credential)
-    contact_pages = math.ceil(sum(1 for _ in sandbox.contacts(TENANT)) / PAGE)
-    customer_pages = math.ceil(CUSTOMERS / PAGE)
-    await _wait_for_pages(sandbox, customer_pages + contact_pages + 4)
+    # Streams run at once and invoices are applied after customers: wait for the first.
+    await _wait_for_invoice_pages(harness)
     sandbox.revoke(spec.client_id)
     sandbox.expire_tokens(spec.client_id)
     revoked_at = time.monotonic()
