@@ -1,8 +1,9 @@
-"""``python -m bench``: every scenario of issue 8 in one run, one table, one JSON file.
+"""``python -m bench``: every scenario of issues 8 and 22 in one run, one table, one JSON file.
 
-    python -m bench                 # the full run (~10-15 minutes on 2 cores)
-    python -m bench --quick         # small sizes, every scenario, well under 2 minutes (CI)
+    python -m bench                 # the full run (~20 minutes on 2 cores)
+    python -m bench --quick         # small sizes, every scenario, about 2 minutes (CI)
     python -m bench --only throughput,incremental
+    python -m bench --only fleet    # 500 small tenants syncing at once (~4-5 minutes)
     python -m bench --json-out /tmp/results.json
 
 Exit status 0 when every scenario ran and every synced table was exactly right; 1 otherwise

@@ -6,7 +6,8 @@ runs ahead of it. So the wall time splits into time inside the apply activities
 fetch of each stream, token, start and finish), and the gaps between them, where Temporal
 moves the sync along: the activity's completion travels to the server, a workflow task runs,
 the next activity task is matched and dispatched. Event timestamps are the server's; all
-runs of a continued-as-new workflow are included.
+runs of a continued-as-new workflow are included (``run_histories``, which the action count of
+``bench/actions.py`` reads too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from contracts.sync import ActivityName
@@ -33,18 +35,36 @@ class Span:
         return (self.end - self.start).total_seconds()
 
 
+async def run_histories(client: Client, workflow_id: str) -> list[list[HistoryEvent]]:
+    """The events of every run of the workflow's latest execution chain, first run first.
+
+    A handle without a run id reads the latest run; each run started by continue-as-new (or
+    a retry) names the run before it, so the chain is walked back to its first run. Read it
+    right after the sync: the next sync of the credential starts a new chain under the same id.
+    """
+    runs: list[list[HistoryEvent]] = []
+    run_id: str | None = None
+    while True:
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        events = [event async for event in handle.fetch_history_events()]
+        runs.append(events)
+        started = events[0].workflow_execution_started_event_attributes if events else None
+        if started is None or not started.continued_execution_run_id:
+            break
+        run_id = started.continued_execution_run_id
+    runs.reverse()
+    return runs
+
+
 async def activity_spans(client: Client, workflow_id: str) -> tuple[list[Span], float]:
     """Activity executions (start to completion) of every run, and the workflow's wall time."""
     spans: list[Span] = []
     first: datetime | None = None
     last: datetime | None = None
-    run_id: str | None = None
-    while True:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    for events in await run_histories(client, workflow_id):
         scheduled: dict[int, str] = {}
         started: dict[int, datetime] = {}
-        next_run: str | None = None
-        async for event in handle.fetch_history_events():
+        for event in events:
             when = event.event_time.ToDatetime()
             first = when if first is None else first
             last = when
@@ -58,12 +78,6 @@ async def activity_spans(client: Client, workflow_id: str) -> tuple[list[Span], 
                 event_id = event.activity_task_completed_event_attributes.scheduled_event_id
                 if event_id in started:
                     spans.append(Span(scheduled[event_id], started[event_id], when))
-            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-                continued = event.workflow_execution_continued_as_new_event_attributes
-                next_run = continued.new_execution_run_id
-        if next_run is None:
-            break
-        run_id = next_run
     wall = (last - first).total_seconds() if first and last else 0.0
     return spans, wall
 
@@ -105,5 +119,5 @@ async def breakdown(client: Client, workflow_id: str, pages: int) -> dict[str, A
         "activity_seconds": {k: round(v, 3) for k, v in by_kind.items()},
         "activity_count": dict(count),
         "mean_apply_ms": round(per_page * by_kind[ActivityName.MAP_AND_INSERT_PAGES], 1),
-        "mean_fetch_ms": round(per_page * by_kind[ActivityName.FETCH_PAGES], 1),
+        "mean_ms_per_page": {k: round(per_page * v, 1) for k, v in by_kind.items()},
     }

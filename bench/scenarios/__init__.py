@@ -1,4 +1,4 @@
-"""The scenarios of issue 8, in the order a run executes them.
+"""The scenarios of issues 8 and 22, in the order a run executes them.
 
 Each is ``async def run(ctx: BenchContext) -> None``: it measures, checks the synced rows and
 adds rows to ``ctx.results``; anything that does not work raises ``BenchFailure``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bench.context import BenchContext
-from bench.scenarios import incremental, memory, resume, scaling, throughput
+from bench.scenarios import fleet, incremental, memory, resume, scaling, throughput
 
 Scenario = Callable[[BenchContext], Awaitable[None]]
 
@@ -19,4 +19,5 @@ SCENARIOS: dict[str, Scenario] = {
     "memory": memory.run,
     "scaling": scaling.run,
     "resume": resume.run,
+    "fleet": fleet.run,
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from statistics import mean
 
+from bench.actions import actions_row, mark, sync_actions
 from bench.context import BenchContext, Row
 from bench.dlt_peer import run_dlt
 from bench.history import breakdown
@@ -38,11 +39,12 @@ async def run(ctx: BenchContext) -> None:
     worker = ctx.scenario_worker("e2e")
     url = worker.database_url
     credentials = await onboard(url, ctx.keys, [tenant])
+    before = await mark(ctx.temporal)
     ours = await measured_sync(ctx, worker, credentials[tenant.tenant_id], tenant)
+    workflow_id = workflow_id_for(credentials[tenant.tenant_id])
+    actions = await sync_actions(ctx.temporal, workflow_id, before)
     check_rows(ctx, url, tenant, "e2e full sync")
-    timeline = await breakdown(
-        ctx.temporal.client, workflow_id_for(credentials[tenant.tenant_id]), ours.run.pages
-    )
+    timeline = await breakdown(ctx.temporal.client, workflow_id, ours.run.pages)
     ctx.handoff.update(
         {
             E2E_DATABASE: url,
@@ -153,8 +155,20 @@ async def run(ctx: BenchContext) -> None:
             f"{timeline['orchestration_gap_seconds']:.1f}s",
         )
     )
+    ctx.results.add(
+        actions_row(
+            "throughput",
+            "ours: Temporal actions per 100k records",
+            round(actions.total * 100_000 / ours.run.records, 1),
+            actions,
+            target="<= 100 per 100k records",
+            unit="actions/100k records",
+            extra=f"{ours.run.pages} pages, {actions.runs} run(s)",
+        )
+    )
     ctx.results.details["throughput"] = {
         "ours_timeline": timeline,
+        "ours_actions": actions.as_dict(),
         "limit": [
             {
                 "seconds": round(r.seconds, 3),

@@ -22,12 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED_ROWS = {
-    "throughput": 5,
-    "incremental": 2,
+    "throughput": 6,
+    "incremental": 4,
     "memory": 2,
-    "scaling": 5,
+    "scaling": 6,
     "resume": 2,
+    "fleet": 6,
 }
+FLEET_TENANTS = 20  # QUICK.fleet_size
 
 
 @pytest.mark.slow
@@ -61,11 +63,21 @@ def test_quick_bench_measures_every_scenario_with_exact_rows(
     ratios = {row["measure"]: row["ratio"] for row in results["rows"]}
     assert ratios["ours: full sync, worker + Temporal"] > 0
     assert ratios["dlt rest_api -> postgres"] > 0
+    values = {row["measure"]: row["value"] for row in results["rows"]}
+    # Every sync starts a workflow and runs activities: a count of 0 means nothing was read.
+    assert values["ours: Temporal actions per 100k records"] > 0
+    assert values["Temporal actions, nothing changed"] > 0
+    assert values["Temporal actions per scheduled sync"] > 0
+    assert values["incremental syncs per minute"] > 0
+    assert results["details"]["fleet"]["credentials"] == FLEET_TENANTS
 
     verified = results["verified"]
-    # 2 e2e + incremental + 2 memory + 21 scaling tenants + latency + 2 resume (the quick
-    # run skips the two-worker sync)
-    assert len(verified) == 29, sorted(verified)
+    # 2 e2e + 2 incremental + 2 memory + 21 scaling tenants + latency + 2 resume + the fleet
+    # (the quick run skips the two-worker sync)
+    assert len(verified) == 30 + FLEET_TENANTS, sorted(verified)
+    fleet = [label for label in verified if label.startswith("fleet tenant")]
+    assert len(fleet) == FLEET_TENANTS
+    assert all(verified[label]["check"] == "exact" for label in fleet)
     for label, check in verified.items():
         assert check["invoices"] == check["expected_invoices"], label
         assert check["members"] == check["expected_members"], label
@@ -73,4 +85,5 @@ def test_quick_bench_measures_every_scenario_with_exact_rows(
     assert verified["e2e full sync"]["check"] == "exact"
     assert verified["e2e full sync, second run"]["check"] == "exact"
     assert verified["incremental sync"]["check"] == "exact"
+    assert verified["incremental sync, nothing changed"]["check"] == "exact"
     assert verified["resume after SIGKILL"]["check"] == "exact"
