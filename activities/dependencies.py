@@ -18,6 +18,7 @@ from temporalio.client import Client
 from activities import errors
 from activities.mapping_pool import MappingPool, shared_mapping_pool
 from activities.page_handoff import PageHandoff
+from activities.prefetch import Prefetches
 from core.crypto import DecryptionError, SecretBox
 from core.settings import Settings
 from db import credentials as credential_store
@@ -42,6 +43,7 @@ class SyncDependencies:
     token_store: DatabaseTokenStore = field(init=False)
     rate_limiters: SharedRateLimiters = field(init=False)
     handoff: PageHandoff = field(default_factory=PageHandoff)
+    prefetches: Prefetches = field(default_factory=Prefetches)
     mapping: MappingPool = field(init=False)
     _credentials: dict[int, tuple[datetime, Credentials]] = field(default_factory=dict)
 

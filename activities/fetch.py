@@ -61,7 +61,7 @@ class FetchActivities:
             following: asyncio.Future[_Downloaded] | None = None
             try:
                 if not pages:
-                    first = await self._download(input, previous_details())
+                    first = await self._first_download(input)
                     following = self._download_next(input, first.ref(), 1)
                     ref, applied = await self._stage(first, apply_empty=input.apply_empty)
                     pages.append(ref)
@@ -81,9 +81,56 @@ class FetchActivities:
                             error=type(error).__name__,
                         )
                         break
+                else:
+                    self._prefetch_after(input, pages[-1], len(pages))
             finally:
                 futures.discard(following)  # cut short: that page is not staged
         return PageBatch(pages, first_applied=applied, worker_queue=self.deps.worker_queue)
+
+    async def _first_download(self, input: FetchPageInput) -> _Downloaded:
+        """The batch's first page: the one the previous fetch prefetched, or requested now."""
+        previous = previous_details()
+        prefetched = (
+            None
+            if input.estimate_total
+            else self.deps.prefetches.take(_position(input, input.cursor))
+        )
+        if prefetched is None:
+            return await self._download(input, previous)
+        return await self._prefetched(prefetched, input, previous)
+
+    async def _prefetched(
+        self,
+        prefetched: asyncio.Future[_Downloaded],
+        input: FetchPageInput,
+        previous: dict[str, Any],
+    ) -> _Downloaded:
+        """A prefetched page, for ``input``; requested again if the prefetch failed, so that
+        its failure (a 429, a 5xx) is met and handled like any page's."""
+        try:
+            downloaded = await prefetched
+        except Exception as error:  # any failure: a request now meets it again, and handles it
+            log.info(
+                "prefetched page failed; requesting it again",
+                stream=input.stream,
+                error=type(error).__name__,
+            )
+            return await self._download(input, previous)
+        return dataclasses.replace(downloaded, input=input)
+
+    def _prefetch_after(self, input: FetchPageInput, last: PageRef, count: int) -> None:
+        """A full batch ends with more to come: start the next page for the next fetch."""
+        if count < input.max_pages or not last.has_more:
+            return
+        following = dataclasses.replace(input, cursor=last.cursor_out, estimate_total=False)
+        download = asyncio.ensure_future(self._prefetch(following))
+        self.deps.prefetches.put(_position(input, last.cursor_out), download)
+
+    async def _prefetch(self, input: FetchPageInput) -> _Downloaded:
+        """GET a page outside any activity: no heartbeat, errors left to whoever takes it."""
+        client = await self.deps.client_for(input.credential_id)
+        page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
+        return _Downloaded(input, page, None, 0)
 
     def _download_next(
         self, input: FetchPageInput, last: PageRef, count: int
@@ -92,6 +139,9 @@ class FetchActivities:
         if count >= input.max_pages or not last.has_more:
             return None
         following = dataclasses.replace(input, cursor=last.cursor_out, estimate_total=False)
+        prefetched = self.deps.prefetches.take(_position(input, following.cursor))
+        if prefetched is not None:
+            return asyncio.ensure_future(self._prefetched(prefetched, following, {}))
         return asyncio.ensure_future(self._download(following, {}))
 
     async def _staged_by_earlier_attempts(self, input: FetchPageInput) -> list[PageRef]:
@@ -291,3 +341,8 @@ class _Downloaded:
             rate_limit_waits=self.rate_limit_waits,
             estimated_total=self.estimated,
         )
+
+
+def _position(input: FetchPageInput, cursor: str | None) -> tuple[int, int, str, str | None]:
+    """Where a prefetched page was requested from: the run, the stream and the cursor."""
+    return (input.credential_id, input.sync_log_id, input.stream, cursor)

@@ -132,7 +132,8 @@ class StreamRun:
         self._apply = apply
         self._before_fetch = before_fetch
         self._watch = CursorWatch()
-        self._applying = False
+        self._taken = 0
+        """Pages at the head of ``_staged`` that the running apply has taken."""
         self._fetching: asyncio.Task[None] | None = None
         self._chain = 0
         self._worker_queue: str | None = None
@@ -190,7 +191,8 @@ class StreamRun:
             # Fetch ahead while waiting: the pages wait in staging. Up to a run's worth, so
             # that what a continue-as-new carries stays bounded.
             return len(self._staged) < self._budget.limit
-        return len(self._staged) < MAX_FETCHED_AHEAD
+        # Pages an apply has taken make room at once: the next fetch need not wait for it.
+        return len(self._staged) - self._taken < MAX_FETCHED_AHEAD
 
     async def _fetch_chain(self, cursor: str | None, chain: int) -> None:
         """Fetch batch after batch into ``_staged`` until the feed ends or the budget is spent."""
@@ -212,7 +214,7 @@ class StreamRun:
                     max_pages=plan.next_size(self._budget.applied),
                     estimate_total=estimate and self.stream.estimated_total is None,
                     prepare=self._gate.open,
-                    apply_empty=not self._staged and not self._applying,
+                    apply_empty=not self._staged,
                     worker_queue=self._worker_queue,
                 )
                 batch = await self._fetch(request)
@@ -264,13 +266,13 @@ class StreamRun:
                 return StreamOutcome(self._budget.applied, carry=self._staged)
             taken = self._budget.take(len(self._staged))
             pages = self._staged[:taken]
-            self._applying = True
+            self._taken = taken
             applied = 0
             try:
                 outcome = await self._apply(pages, self._worker_queue)
                 applied = len(outcome.results)
             finally:
-                self._applying = False
+                self._taken = 0
                 self._budget.settle(taken, applied)
             self._count(pages, outcome.results)
             del self._staged[: len(outcome.results)]

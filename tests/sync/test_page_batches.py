@@ -19,10 +19,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import apply as apply_module
-from activities import errors, heartbeat, staged_body
+from activities import errors, heartbeat, prefetch, staged_body
 from activities.apply import ApplyActivities
 from activities.dependencies import SyncDependencies
 from activities.fetch import FetchActivities
+from activities.prefetch import Prefetches
 from activities.run_lifecycle import RunActivities
 from activities.tokens import TokenActivities
 from contracts.sync import (
@@ -443,3 +444,47 @@ async def test_a_page_whose_id_now_names_another_page_is_missing_not_applied(
     assert outcome.missing and not outcome.results
     assert harness.scalar("SELECT count(*) FROM servicetitan_customer_contacts") == 0
     assert harness.scalar("SELECT count(*) FROM members_stream") == 0
+
+
+async def test_a_full_batch_prefetches_the_next_page_for_the_next_fetch(
+    harness: SyncHarness,
+) -> None:
+    """The page after a full batch is requested before the next fetch asks: it takes it."""
+    deps = harness.dependencies()
+    fetch = FetchActivities(deps)
+    credential, context = await _begin(harness, deps)
+    env = ActivityEnvironment()
+    first = await _fetch(env, fetch, credential, context, max_pages=2)
+    assert len(deps.prefetches) == 1
+    served = harness.sandbox.counters.pages_served.total()
+    await asyncio.sleep(0.2)  # the prefetch lands meanwhile
+    assert harness.sandbox.counters.pages_served.total() == served + 1
+    rest = await env.run(
+        fetch.fetch_pages,
+        FetchPageInput(
+            credential, context.sync_log_id, "customers", first.pages[-1].cursor_out, max_pages=2
+        ),
+    )
+    assert len(rest.pages) == 2 and len(deps.prefetches) == 1  # the fifth and last page
+    assert rest.pages[0].cursor_in == first.pages[-1].cursor_out
+    await asyncio.sleep(0.2)  # and the fifth's prefetch
+    assert harness.sandbox.counters.refetched() == {}  # every page requested once
+    assert harness.sandbox.counters.pages_served.total() == served + 3
+
+
+def test_prefetches_are_taken_once_bounded_and_dropped_when_old() -> None:
+    now = [0.0]
+    held = Prefetches(clock=lambda: now[0])
+    loop = asyncio.new_event_loop()
+    try:
+        downloads = [loop.create_future() for _ in range(prefetch.MAX_PAGES + 2)]
+        for n, download in enumerate(downloads):
+            held.put(n, download)
+        assert len(held) == prefetch.MAX_PAGES
+        assert downloads[0].cancelled() and downloads[1].cancelled()  # the oldest went
+        assert held.take(5) is downloads[5] and held.take(5) is None
+        now[0] = prefetch.MAX_AGE_SECONDS + 1
+        assert held.take(6) is None and downloads[6].cancelled()  # too old: dropped
+        assert len(held) == 0
+    finally:
+        loop.close()
