@@ -107,6 +107,8 @@ class ApplyActivities:
             try:
                 async with self.deps.database.transaction() as connection:
                     batch = await self._load(connection, input, handed)
+                    if batch.context is not None:
+                        await self._prepare_following(connection, input, batch.context)
                     if batch.context is not None and first.stream != "invoices":
                         context = batch.context
                         await lock_members(connection, context.company_id, context.source_tenant_id)
@@ -125,6 +127,29 @@ class ApplyActivities:
         streams = (page.staged.stream for page in batch.pages)
         metrics.current().pages_applied(input.credential_id, zip(streams, results, strict=False))
         return ApplyPagesResult(results, missing=batch.missing and not stopped)
+
+    async def _prepare_following(
+        self, connection: AsyncConnection, input: ApplyPagesInput, context: RowContext
+    ) -> None:
+        """Start mapping the stream's next staged pages this worker holds unmapped.
+
+        Pages fetched before their mapping could start (invoices, while the customers were
+        written) would otherwise be mapped only when their own apply begins; started now, they
+        are mapped while this batch is written. They stay in the hand-off for that apply.
+        """
+        if not input.following or self.deps.mapping.processes == 0:
+            return
+        held = [(ref, self.deps.handoff.take(handoff_key(ref))) for ref in input.following]
+        waiting = [(ref, page) for ref, page in held if page is not None]
+        unmapped = [(ref, page) for ref, page in waiting if page.context != context.values()]
+        if unmapped:
+            prepared = await prepare_pages(
+                self.deps, connection, input.following[0].stream, [p for _, p in unmapped], context
+            )
+            mapped = {id(page): again for (_, page), again in zip(unmapped, prepared, strict=True)}
+            waiting = [(ref, mapped.get(id(page), page)) for ref, page in waiting]
+        for ref, page in waiting:
+            self.deps.handoff.put(handoff_key(ref), page)
 
     async def _load(
         self, connection: AsyncConnection, input: ApplyPagesInput, handed: list[HandedPage | None]

@@ -233,6 +233,8 @@ class ApplyPagesInput:
     import_job_id: int
     pages: list[PageRef]
     expected_total: int | None = None
+    following: list[PageRef] = field(default_factory=list)
+    """The stream's next staged pages, whose mapping this apply may start meanwhile."""
 
 
 @dataclass

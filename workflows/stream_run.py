@@ -58,7 +58,8 @@ class FetchRequest:
 
 
 Fetch = Callable[[FetchRequest], Awaitable[PageBatch]]
-Apply = Callable[[list[PageRef], str | None], Awaitable[ApplyPagesResult]]
+Apply = Callable[[list[PageRef], list[PageRef], str | None], Awaitable[ApplyPagesResult]]
+"""(pages to apply, the stream's next staged pages, the worker queue) -> the outcome."""
 
 
 @dataclass
@@ -136,9 +137,9 @@ class StreamRun:
         """Pages at the head of ``_staged`` that the running apply has taken."""
         self._fetching: asyncio.Task[None] | None = None
         self._chain = 0
+        """The number of the current fetch chain (a refetch starts a new one)."""
         self._worker_queue: str | None = None
         """Where the stream's last batch was fetched: its mapping is held there."""
-        """The number of the current fetch chain (a refetch starts a new one)."""
         self._feed_ended = bool(carried) and not carried[-1].has_more
         """The last page of the feed is fetched (``hasMore`` false)."""
         self._fetch_ended = self._feed_ended
@@ -269,7 +270,8 @@ class StreamRun:
             self._taken = taken
             applied = 0
             try:
-                outcome = await self._apply(pages, self._worker_queue)
+                following = self._staged[taken : taken + PAGES_PER_ACTIVITY]
+                outcome = await self._apply(pages, following, self._worker_queue)
                 applied = len(outcome.results)
             finally:
                 self._taken = 0

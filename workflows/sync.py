@@ -417,6 +417,7 @@ class SyncWorkflow:
         context: RunContext,
         stream: StreamProgress,
         pages: list[PageRef],
+        following: list[PageRef],
         worker_queue: str | None,
     ) -> ApplyPagesResult:
         apply = ApplyPagesInput(
@@ -425,6 +426,7 @@ class SyncWorkflow:
             import_job_id=context.import_job_id,
             pages=pages,
             expected_total=stream.estimated_total,
+            following=following,
         )
         outcome: ApplyPagesResult = await _on_worker(
             worker_queue,

@@ -23,6 +23,7 @@ from activities import errors, heartbeat, prefetch, staged_body
 from activities.apply import ApplyActivities
 from activities.dependencies import SyncDependencies
 from activities.fetch import FetchActivities
+from activities.page_handoff import handoff_key
 from activities.prefetch import Prefetches
 from activities.run_lifecycle import RunActivities
 from activities.tokens import TokenActivities
@@ -38,7 +39,7 @@ from contracts.sync import (
 )
 from servicetitan.errors import ServiceUnavailable
 from tests.sync.conftest import TENANT
-from tests.sync.harness import SyncHarness, stored_members
+from tests.sync.harness import HarnessFactory, SyncHarness, stored_members
 from workflows.paging import PAGES_PER_ACTIVITY
 from workflows.sync import workflow_id_for
 
@@ -488,3 +489,29 @@ def test_prefetches_are_taken_once_bounded_and_dropped_when_old() -> None:
         assert len(held) == 0
     finally:
         loop.close()
+
+
+async def test_an_apply_starts_mapping_the_next_pages_it_holds_unmapped(
+    make_harness: HarnessFactory,
+) -> None:
+    """Pages fetched before their mapping could start are mapped during the apply before."""
+    async with make_harness(run_worker=False, sync_mapping_processes=1) as harness:
+        deps = harness.dependencies()
+        credential, context = await _begin(harness, deps)
+        env = ActivityEnvironment()
+        batch = await env.run(
+            FetchActivities(deps).fetch_pages,
+            FetchPageInput(
+                credential, context.sync_log_id, "customers", None, max_pages=2, prepare=False
+            ),
+        )
+        first, second = batch.pages
+        await env.run(
+            ApplyActivities(deps).map_and_insert_pages,
+            ApplyPagesInput(
+                credential, context.sync_log_id, context.import_job_id, [first], following=[second]
+            ),
+        )
+        held = deps.handoff.take(handoff_key(second))
+        assert held is not None and held.prepared is not None and held.context is not None
+        assert (await held.prepared).mapped == PAGE_SIZE
