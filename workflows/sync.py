@@ -62,9 +62,11 @@ from workflows.stream_run import FetchRequest, Gate, RunBudget, StreamRun
 
 WORKFLOW_ID_PREFIX = "servicetitan-sync-"
 DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW = 500
-APPLIED_AFTER: dict[Stream, Stream] = {"invoices": "customers"}
-"""Streams fetched at once but applied only after another completes: an invoice row takes
-its customer's type (``records.invoice``), so the run's customers must be written first."""
+APPLIED_AFTER: dict[Stream, Stream] = {"customers": "customer_contacts", "invoices": "customers"}
+"""Streams fetched at once but applied only after another completes. An invoice row takes
+its customer's type (``records.invoice``), so the run's customers must be written first. A
+member's phone and email come from its contacts: with the contacts written first, each member
+row is written once, instead of again by every contacts page that finds it."""
 # A worker that dies mid-activity is noticed after this long (activities beat every second;
 # the SDK sends at most one beat per 80% of the timeout).
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
