@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -38,6 +39,13 @@ MAX_REFETCHES = 3
 """Times a stream fetches a lost staged page again before the sync fails."""
 MAX_FETCHED_AHEAD = PAGES_PER_ACTIVITY
 """Staged pages a stream's fetch chain may hold ahead of its applies before it waits."""
+FETCHED_AHEAD_WHILE_WAITING = 2 * PAGES_PER_ACTIVITY
+"""Pages a stream that may not apply yet holds ahead when pages download quickly."""
+SLOW_PAGE = timedelta(milliseconds=100)
+"""A page that takes this long to download makes a waiting stream fetch on ahead (up to a
+run's worth): the downloads, not the applies, then decide how long the sync takes. Pages that
+come quicker are fetched when nearly needed, so that fetching far ahead does not take the CPU
+the applies need (and the pages stay in the worker's memory, not only in staging)."""
 
 
 @dataclass
@@ -144,6 +152,8 @@ class StreamRun:
         """The last page of the feed is fetched (``hasMore`` false)."""
         self._fetch_ended = self._feed_ended
         self._estimate_asked = False
+        self._page_time = timedelta(0)
+        """How long the stream's last fetch took per page (workflow time)."""
 
     async def run(self) -> StreamOutcome:
         """Apply the stream's pages in order until it completes or the run's budget is spent.
@@ -189,9 +199,10 @@ class StreamRun:
         if self._budget.spent():
             return False
         if not self._gate.open:
-            # Fetch ahead while waiting: the pages wait in staging. Up to a run's worth, so
-            # that what a continue-as-new carries stays bounded.
-            return len(self._staged) < self._budget.limit
+            # Fetch ahead while waiting: the pages wait in staging. Up to a run's worth when
+            # downloads are slow (bounded, so what a continue-as-new carries stays bounded).
+            slow = self._page_time >= SLOW_PAGE
+            return len(self._staged) < (self._budget.limit if slow else FETCHED_AHEAD_WHILE_WAITING)
         # Pages an apply has taken make room at once: the next fetch need not wait for it.
         return len(self._staged) - self._taken < MAX_FETCHED_AHEAD
 
@@ -218,9 +229,11 @@ class StreamRun:
                     apply_empty=not self._staged,
                     worker_queue=self._worker_queue,
                 )
+                started = workflow.now()
                 batch = await self._fetch(request)
                 if stopped():
                     return
+                self._page_time = (workflow.now() - started) / len(batch.pages)
                 self._worker_queue = batch.worker_queue
                 self._take_page_facts(batch.pages)
                 pages = batch.pages
