@@ -86,31 +86,35 @@ def own_task_queue(settings: Settings) -> str:
 def build_own_queue_worker(client: Client, settings: Settings, deps: SyncDependencies) -> Worker:
     """The worker of this process's own queue: the same activities, no workflows."""
     assert deps.worker_queue is not None
-    return Worker(
-        client,
-        task_queue=deps.worker_queue,
-        activities=all_activities(deps),
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
-        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
-        identity=deps.identity,
-        interceptors=[ActivityErrorInterceptor()],
-    )
+    return _activity_worker(client, settings, deps, deps.worker_queue)
 
 
 def build_worker(
     client: Client, settings: Settings, deps: SyncDependencies, *, task_queue: str | None = None
 ) -> Worker:
+    return _activity_worker(
+        client,
+        settings,
+        deps,
+        task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        # A dead worker's cached workflows move to another worker after this long (default 10 s).
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+    )
+
+
+def _activity_worker(
+    client: Client, settings: Settings, deps: SyncDependencies, task_queue: str, **options: Any
+) -> Worker:
     return Worker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=WORKFLOWS,
+        task_queue=task_queue,
         activities=all_activities(deps),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
-        # A dead worker's cached workflows move to another worker after this long (default 10 s).
-        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         identity=deps.identity,
         interceptors=[ActivityErrorInterceptor()],  # no row values in failures (history)
+        **options,
     )
 
 

@@ -20,7 +20,6 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -34,7 +33,7 @@ from sandbox.state import Sandbox
 from tests.replay.history import read_runs
 from tests.replay.scenarios import SCENARIOS
 from tests.support.processes import SandboxServer, WorkerProcess, running, worker_environment
-from tests.sync.harness import SyncHarness, sync_harness
+from tests.sync.harness import SyncHarness, sync_harness, truncate_staged_pages
 from workflows.launcher import ScheduledSyncWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -148,11 +147,6 @@ async def test_record_api_retries(recorder: SyncHarness) -> None:
     await _save(recorder.client, "api-retries", handle)
 
 
-def _truncate_staged_pages(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE servicetitan_staged_pages")
-
-
 async def test_record_staged_page_refetch(recorder: SyncHarness) -> None:
     """Staged pages dropped before their apply, as a PostgreSQL crash restart does."""
     recorder.sandbox.set_faults(latency_seconds=LATENCY)
@@ -164,7 +158,7 @@ async def test_record_staged_page_refetch(recorder: SyncHarness) -> None:
             "SELECT count(*) FROM servicetitan_staged_pages WHERE applied_at IS NULL"
         ):
             # In a thread: the worker shares this event loop (see test_sync_behaviour).
-            await asyncio.to_thread(_truncate_staged_pages, recorder.database_url)
+            await asyncio.to_thread(truncate_staged_pages, recorder.database_url)
         await asyncio.sleep(0.01)
     await handle.result()
     await _save(recorder.client, "staged-page-refetch", handle)

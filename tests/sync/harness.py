@@ -311,3 +311,10 @@ def stored_members(target: SyncHarness | str, tenant_id: int) -> dict[str, tuple
 def stored_invoices(target: SyncHarness | str, tenant_id: int) -> dict[str, tuple[Any, ...]]:
     url = target if isinstance(target, str) else target.database_url
     return _stored(url, INVOICE_SQL, tenant_id)
+
+
+def truncate_staged_pages(database_url: str) -> None:
+    """Empty the staging table, as a PostgreSQL crash restart does (blocking: call it from a
+    thread when the worker shares the caller's event loop)."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE servicetitan_staged_pages")

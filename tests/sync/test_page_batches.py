@@ -381,6 +381,15 @@ async def test_a_batch_that_fails_midway_commits_none_of_its_pages_and_its_retry
     assert cursor == batch.pages[-1].cursor_out
 
 
+def _restart_staging_ids(harness: SyncHarness) -> None:
+    """What a crash restart does to the UNLOGGED staging table: emptied, its ids start over."""
+    harness.rows(
+        "WITH gone AS (DELETE FROM servicetitan_staged_pages RETURNING id) "
+        "SELECT setval(pg_get_serial_sequence('servicetitan_staged_pages', 'id'), "
+        "(SELECT min(id) FROM gone), false)"
+    )
+
+
 async def test_a_page_id_reused_after_a_crash_restart_is_not_applied_from_the_old_handoff(
     harness: SyncHarness,
 ) -> None:
@@ -392,11 +401,7 @@ async def test_a_page_id_reused_after_a_crash_restart_is_not_applied_from_the_ol
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
     first = await _fetch(env, fetch, credential, context, max_pages=1)  # held, never applied
-    harness.rows(
-        "WITH gone AS (DELETE FROM servicetitan_staged_pages RETURNING id) "
-        "SELECT setval(pg_get_serial_sequence('servicetitan_staged_pages', 'id'), "
-        "(SELECT min(id) FROM gone), false)"
-    )
+    _restart_staging_ids(harness)
     second = await env.run(  # staged by another worker: this one's entry stays
         FetchActivities(harness.dependencies()).fetch_pages,
         FetchPageInput(
@@ -428,11 +433,7 @@ async def test_a_page_whose_id_now_names_another_page_is_missing_not_applied(
     credential, context = await _begin(harness, deps)
     env = ActivityEnvironment()
     held = await _fetch(env, fetch, credential, context, max_pages=1)
-    harness.rows(
-        "WITH gone AS (DELETE FROM servicetitan_staged_pages RETURNING id) "
-        "SELECT setval(pg_get_serial_sequence('servicetitan_staged_pages', 'id'), "
-        "(SELECT min(id) FROM gone), false)"
-    )
+    _restart_staging_ids(harness)
     other = await env.run(
         FetchActivities(harness.dependencies()).fetch_pages,
         FetchPageInput(credential, context.sync_log_id, "customer_contacts", None, max_pages=1),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import psycopg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
@@ -16,7 +15,7 @@ from contracts import search_attributes as sa
 from contracts.sync import LaunchInput, SyncInput
 from sandbox import endpoints
 from tests.sync.conftest import TENANT
-from tests.sync.harness import SyncHarness, stored_invoices, stored_members
+from tests.sync.harness import SyncHarness, stored_invoices, stored_members, truncate_staged_pages
 from workflows.launcher import ScheduledSyncWorkflow
 from workflows.stream_run import MAX_FETCHED_AHEAD
 from workflows.sync import SyncWorkflow, workflow_id_for
@@ -257,11 +256,6 @@ async def test_sandbox_counts_no_requests_to_unused_endpoints(harness: SyncHarne
     assert harness.sandbox.counters.requests[endpoints.INVOICES] == 1
 
 
-def _truncate_staged_pages(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE servicetitan_staged_pages")
-
-
 async def test_staged_pages_lost_in_a_database_crash_are_fetched_again(
     harness: SyncHarness,
 ) -> None:
@@ -277,7 +271,7 @@ async def test_staged_pages_lost_in_a_database_crash_are_fetched_again(
         ):
             # In a thread: the worker shares this event loop, and a transaction of its that
             # holds the table would never end while the loop waits for the TRUNCATE's lock.
-            await asyncio.to_thread(_truncate_staged_pages, harness.database_url)
+            await asyncio.to_thread(truncate_staged_pages, harness.database_url)
             truncations += 1
         await asyncio.sleep(0.01)
     result = await handle.result()

@@ -8,6 +8,7 @@ that died) costs ``ROUTED_START_TIMEOUT`` per activity, then the shared queue ta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -30,21 +31,18 @@ from workflows.sync import workflow_id_for
 async def _second_worker(harness: SyncHarness, own_queue: str | None) -> AsyncIterator[None]:
     """Another worker process's share: the shared queue, and ``own_queue`` if it is polled."""
     deps: SyncDependencies = dataclasses.replace(
-        harness.dependencies(), identity="second-worker", worker_queue=None
+        harness.dependencies(), identity="second-worker", worker_queue=own_queue
     )
-    deps.worker_queue = own_queue
     # A client of its own: one client may not run two workers on one queue (another process).
     client = await Client.connect(harness.client.service_client.config.target_host)
     shared = build_worker(client, harness.settings, deps, task_queue=harness.task_queue)
     workers: list[Worker] = [shared]
     if own_queue is not None:
         workers.append(build_own_queue_worker(client, harness.settings, deps))
-    async with workers[0]:
-        if len(workers) == 1:
-            yield
-            return
-        async with workers[1]:
-            yield
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
+        yield
 
 
 def _decoded(payloads: Any) -> Any:
