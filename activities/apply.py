@@ -126,7 +126,9 @@ class ApplyActivities:
         assert batch is not None
         streams = (page.staged.stream for page in batch.pages)
         metrics.current().pages_applied(input.credential_id, zip(streams, results, strict=False))
-        return ApplyPagesResult(results, missing=batch.missing and not stopped)
+        return ApplyPagesResult(
+            results, missing=batch.missing and not stopped, worker_queue=self.deps.worker_queue
+        )
 
     async def _prepare_following(
         self, connection: AsyncConnection, input: ApplyPagesInput, context: RowContext

@@ -248,6 +248,9 @@ class ApplyPagesResult:
 
     results: list[ApplyResult]
     missing: bool = False
+    worker_queue: str | None = None
+    """The task queue of the worker that ran the apply (it holds the stream's mapping now);
+    the stream's next activities go there."""
 
 
 @dataclass

@@ -8,17 +8,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.schema import SOFTWARE
 
-_CUSTOMER_TYPES = text(
-    "SELECT i.id, m.customer_type FROM unnest(:customer_ids) AS i(id) CROSS JOIN LATERAL "
-    "(SELECT customer_type FROM members_stream WHERE company_id = :company_id "
-    "AND software = :software AND source_tenant_id = :tenant AND customer_id = i.id LIMIT 1) m"
+CUSTOMER_TYPES = text(
+    "WITH k AS MATERIALIZED (SELECT CAST(:company_id AS smallint) AS company_id, "
+    "CAST(:software AS varchar) AS software, CAST(:tenant AS varchar) AS tenant) "
+    "SELECT i.id, m.customer_type FROM k CROSS JOIN unnest(:customer_ids) AS i(id) "
+    "CROSS JOIN LATERAL (SELECT customer_type FROM members_stream s "
+    "WHERE s.company_id = k.company_id AND s.software = k.software "
+    "AND s.source_tenant_id = k.tenant AND s.customer_id = i.id LIMIT 1) m"
 ).bindparams(bindparam("customer_ids", type_=ARRAY(Text)))
 """One probe of the natural-key index per id, whatever the statistics say.
 
 Written as ``customer_id = ANY(:ids)`` or as a correlated subquery per id, the planner may
-scan the tenant's members (per page, or per id when statistics are stale); the lateral
-``LIMIT 1`` over all four columns of the unique key is planned as an index probe per id with
-fresh, stale or missing statistics alike."""
+scan the tenant's members (per page, or per id when statistics are stale). The lateral
+``LIMIT 1`` over all four columns of the unique key is planned as an index probe per id, as
+long as company, software and tenant are columns of a materialized CTE, not constants: a
+company the statistics do not know yet (its members arrived after the last ANALYZE) would be
+estimated at one row and walked through its ``source_modified_at`` index for every id."""
 
 
 async def customer_types(
@@ -32,7 +37,7 @@ async def customer_types(
     if not customer_ids:
         return {}
     rows = await connection.execute(
-        _CUSTOMER_TYPES,
+        CUSTOMER_TYPES,
         {
             # One array parameter, not an IN list of hundreds of placeholders that the
             # server would parse again for every invoice page.

@@ -255,9 +255,11 @@ async def analyze_statistics(connection: AsyncConnection[Any], tables: list[str]
 
 
 PREVIOUS_CUSTOMERS_SQL = (
-    "SELECT DISTINCT t.customer_id FROM stage_contacts s CROSS JOIN LATERAL "
+    "WITH tenant AS MATERIALIZED (SELECT %(company)s::smallint AS company_id, "
+    "%(tenant)s::varchar AS source_tenant_id) "
+    "SELECT DISTINCT t.customer_id FROM tenant k CROSS JOIN stage_contacts s CROSS JOIN LATERAL "
     "(SELECT c.customer_id FROM servicetitan_customer_contacts c "
-    "WHERE c.company_id = %(company)s AND c.source_tenant_id = %(tenant)s "
+    "WHERE c.company_id = k.company_id AND c.source_tenant_id = k.source_tenant_id "
     "AND c.contact_id = s.contact_id LIMIT 1) t "
     "WHERE t.customer_id <> s.customer_id"
 )
@@ -265,7 +267,10 @@ PREVIOUS_CUSTOMERS_SQL = (
 
 One primary-key probe per staged contact (``LATERAL … LIMIT 1``), whatever the statistics
 say: written as a join, the planner, knowing nothing about the stage table, hashes the
-tenant's whole contact table on every page, a cost that grows with the tenant.
+tenant's whole contact table on every page, a cost that grows with the tenant. Company and
+tenant come from a materialized CTE's columns, not constants, for the reason
+``primary_contact_sql`` gives: a tenant the statistics do not know yet would be estimated at
+one row and probed through its customer index, one pass over its contacts per contact.
 """
 
 CONTACT_TABLE_COLUMNS = frozenset(

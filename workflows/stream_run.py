@@ -286,6 +286,8 @@ class StreamRun:
                 following = self._staged[taken : taken + PAGES_PER_ACTIVITY]
                 outcome = await self._apply(pages, following, self._worker_queue)
                 applied = len(outcome.results)
+                # Where it ran: after a fallback from a dead worker, not that worker's queue.
+                self._worker_queue = outcome.worker_queue
             finally:
                 self._taken = 0
                 self._budget.settle(taken, applied)

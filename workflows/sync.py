@@ -26,6 +26,7 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     FailureError,
+    RetryState,
     TimeoutError,
     TimeoutType,
 )
@@ -86,6 +87,8 @@ _DB_RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE_ERRORS,
 )
 # Calls to ServiceTitan: 429s wait for Retry-After (next_retry_delay), 5xx back off.
+# The one attempt of an apply routed to a worker's own queue (see ``_on_worker``).
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1, non_retryable_error_types=NON_RETRYABLE_ERRORS)
 _API_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -114,24 +117,44 @@ async def _waiting_out_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
             workflow.logger.warning("still rate limited after a full round of retries; waiting on")
 
 
-async def _on_worker(queue: str | None, call: Callable[[str | None], Awaitable[T]]) -> T:
-    """Run an activity on a worker's own queue; on the shared one if nobody picks it up.
+async def _on_worker(
+    queue: str | None, call: Callable[[str | None], Awaitable[T]], *, retry_here: bool = True
+) -> T:
+    """Run an activity on a worker's own queue; on the shared one if that worker is gone.
 
     A stream's work follows the worker that fetched its last pages (it holds them, mapped).
     When that worker is gone (or too busy to start the task in ``ROUTED_START_TIMEOUT``),
     the activity times out before it starts, which Temporal never retries: run it on the
-    shared queue instead, where any worker takes it from the staged pages.
+    shared queue instead, where any worker takes it from the staged pages. A call made with
+    ``retry_here=False`` gets one attempt on the worker's queue (``_ONE_ATTEMPT``): whatever
+    its retry policy would retry, above all the heartbeat timeout of a worker that died
+    mid-activity, is retried on the shared queue at once, not after the retry interval and
+    ``ROUTED_START_TIMEOUT`` on the queue of a worker that may be dead.
     """
     if queue is None:
         return await call(None)
     try:
         return await call(queue)
     except ActivityError as error:
-        cause = error.cause
-        if not (isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START):
+        if not (_not_started(error) or (not retry_here and _retryable(error))):
             raise
         workflow.logger.info("the worker holding the stream did not answer; any worker now")
         return await call(None)
+
+
+def _not_started(error: ActivityError) -> bool:
+    cause = error.cause
+    return isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START
+
+
+def _retryable(error: ActivityError) -> bool:
+    """Whether the failed attempt was one the retry policy would have retried."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and (
+        cause.non_retryable or cause.type in NON_RETRYABLE_ERRORS
+    ):
+        return False
+    return error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
 
 
 def workflow_id_for(credential_id: int) -> str:
@@ -430,6 +453,8 @@ class SyncWorkflow:
             expected_total=stream.estimated_total,
             following=following,
         )
+        # One attempt on the worker's queue: a retry is as cheap anywhere (the pages are
+        # staged), and the worker may be dead (a fetch's retries stay: they pace 429s).
         outcome: ApplyPagesResult = await _on_worker(
             worker_queue,
             lambda queue: workflow.execute_activity(
@@ -440,8 +465,9 @@ class SyncWorkflow:
                 schedule_to_start_timeout=ROUTED_START_TIMEOUT if queue else None,
                 start_to_close_timeout=timedelta(minutes=10 * len(pages)),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=_DB_RETRY,
+                retry_policy=_ONE_ATTEMPT if queue else _DB_RETRY,
             ),
+            retry_here=False,
         )
         self._show()
         return outcome

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 
+from db import members
 from db.database import Database
 from db.record_writer import (
     PREVIOUS_CUSTOMERS_SQL,
@@ -269,3 +271,73 @@ async def test_previous_customer_lookup_probes_the_key_instead_of_scanning_the_t
     plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "Seq Scan on servicetitan_customer_contacts" not in plan, plan
     assert "Index" in plan, plan
+
+
+async def test_previous_customer_lookup_probes_the_key_for_a_tenant_the_statistics_miss(
+    conn,
+) -> None:
+    """A tenant's first sync into a database that holds other tenants stays linear.
+
+    The statistics know only the other tenant, so they put this one at a row or so; the
+    lookup must still probe the primary key by contact id, not walk the tenant's customer
+    index filtering on the contact id (one pass over the tenant's contacts per staged contact,
+    which grew each page of a second tenant's contacts to over a second).
+    """
+    insert = (
+        "INSERT INTO servicetitan_customer_contacts (company_id, source_tenant_id, contact_id, "
+        "customer_id, type, value, active) SELECT 1, %s, g, (g / 2)::text, 'Phone', "
+        "'555-' || g, true FROM generate_series(%s::int, %s::int) g"
+    )
+    await conn.execute(insert, ("1001", 1, 40000))
+    await conn.execute("ANALYZE servicetitan_customer_contacts")
+    await conn.execute(insert, ("2002", 1, 8000))  # a new tenant, after the last ANALYZE
+    await conn.execute(
+        "CREATE TEMP TABLE stage_contacts AS SELECT contact_id, customer_id, type, value, "
+        "active, source_modified_at FROM servicetitan_customer_contacts WITH NO DATA"
+    )
+    await conn.execute(
+        "INSERT INTO stage_contacts SELECT contact_id, customer_id, type, value, active, "
+        "source_modified_at FROM servicetitan_customer_contacts "
+        "WHERE source_tenant_id = '2002' AND contact_id <= 1000"
+    )
+    cursor = await conn.execute(
+        "EXPLAIN " + PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "2002"}
+    )
+    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    assert "pk_servicetitan_customer_contacts" in plan, plan
+    assert "ix_customer_contacts_customer" not in plan, plan
+
+
+async def test_customer_type_lookup_probes_the_key_for_a_company_the_statistics_miss(
+    conn,
+) -> None:
+    """Invoice pages of a company whose members arrived after the last ANALYZE look their
+    customers' types up by the natural key, not by walking the company's members per id."""
+    await conn.execute(
+        "INSERT INTO companies (id, name, intacct_id, primary_trade) "
+        "VALUES (2, 'Beta', 'BETA', 'HVAC')"
+    )
+    insert = (
+        "INSERT INTO members_stream (company_id, tenant, trade, source_tenant_id, customer_id, "
+        "customer_type, source_modified_at) SELECT %s, 'T', 'HVAC', %s, g::text, 'Residential', "
+        "now() FROM generate_series(1, %s::int) g"
+    )
+    await conn.execute(insert, (1, "1001", 40000))
+    await conn.execute("ANALYZE members_stream")
+    await conn.execute(insert, (2, "2002", 8000))  # a new company, after the last ANALYZE
+    lookup = re.sub(r"(?<!:):(\w+)", r"%(\1)s", members.CUSTOMER_TYPES.text).replace(
+        "%(customer_ids)s",
+        "%(customer_ids)s::text[]",  # SQLAlchemy's bind type, here
+    )
+    cursor = await conn.execute(
+        "EXPLAIN " + lookup,
+        {
+            "customer_ids": [str(i) for i in range(1, 1001)],
+            "company_id": 2,
+            "software": "ServiceTitan",
+            "tenant": "2002",
+        },
+    )
+    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    assert "uq_members_stream" in plan, plan
+    assert "ix_members_stream_company_id_source_modified_at" not in plan, plan
