@@ -200,11 +200,13 @@ class FetchActivities:
             phase="fetching",
         ) as beat:
             client = await self.deps.client_for(input.credential_id)
-            # The count for progress bars is a request of its own: ask it alongside the page
-            # instead of after it (one API round trip less on each stream's first page).
+            # The count for progress bars is a request of its own. A full sync asks it
+            # alongside the first page (one API round trip less); an incremental sync, whose
+            # changes mostly fit one page, only when the page says more follow.
+            incremental = input.cursor is not None
             estimate = (
                 asyncio.ensure_future(self._estimate(client, input))
-                if input.estimate_total
+                if input.estimate_total and not incremental
                 else None
             )
             try:
@@ -224,6 +226,9 @@ class FetchActivities:
                 if estimate is not None and sys.exc_info()[0] is not None:
                     estimate.cancel()  # the page failed: its count is of no use
             estimated = await estimate if estimate is not None else None
+            if input.estimate_total and incremental:
+                more = page.has_more
+                estimated = await self._estimate(client, input) if more else page.record_count
         return _Downloaded(input, page, estimated, waits)
 
     async def _stage(

@@ -49,6 +49,24 @@ async def test_incremental_sync_fetches_only_new_pages_and_applies_changes(
     assert result.records_rejected == 0
 
 
+async def test_an_incremental_sync_whose_changes_fit_one_page_asks_for_no_count(
+    harness: SyncHarness,
+) -> None:
+    """The page says how many records there are: a count request would only repeat it."""
+    credential = await harness.add_tenant(TENANT)
+    await harness.sync(credential)
+    harness.sandbox.mutate(TENANT, modify=3, add=2, contacts=2)
+    harness.sandbox.counters.reset()
+
+    result = await harness.sync(credential)
+
+    assert result.status == "completed"
+    assert stored_invoices(harness, TENANT) == harness.expected_invoices(TENANT)
+    requests = harness.sandbox.counters.requests
+    assert requests[endpoints.INVOICES] == requests[endpoints.CUSTOMERS] == 0, requests
+    assert requests[endpoints.EXPORT_INVOICES] == 1  # one page held every change
+
+
 async def test_a_full_resync_leaves_the_tables_identical_to_a_fresh_sync(
     harness: SyncHarness,
 ) -> None:
