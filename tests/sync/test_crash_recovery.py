@@ -105,9 +105,12 @@ async def test_sigkill_mid_sync_resumes_exactly(
     assert log == [("completed", result.records_processed)]
 
     refetched = {key: count for key, count in pages.items() if count > 1}
-    # At most the pages in flight are fetched again per crash, and none more than twice.
-    assert len(refetched) <= PAGES_IN_FLIGHT * kills, refetched
-    assert all(count == 2 for count in refetched.values())
+    # At most the pages in flight are fetched again per crash. A page can be in flight at
+    # more than one crash (the stream resumes there, and the next kill comes before it is
+    # staged): then it is fetched once more per such crash, never more.
+    extra_fetches = sum(count - 1 for count in refetched.values())
+    assert extra_fetches <= PAGES_IN_FLIGHT * kills, refetched
+    assert all(count <= kills + 1 for count in refetched.values()), refetched
     assert worker.starts == kills + 1
 
 
