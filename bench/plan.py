@@ -74,6 +74,11 @@ class Plan:
             next_id += count
         return rounds
 
+    def scaling_pair_tenants(self) -> list[Tenant]:
+        """As many fresh tenants as the largest scaling round, for two worker processes."""
+        customers, invoices = self.scaling_tenant
+        return [Tenant(3501 + i, customers, invoices) for i in range(max(self.concurrency))]
+
     def resume_tenants(self) -> tuple[Tenant, Tenant]:
         customers, invoices = self.resume_tenant
         return Tenant(3401, customers, invoices), Tenant(3402, customers, invoices)
@@ -97,6 +102,7 @@ class Plan:
         if want("scaling"):
             for group in self.scaling_tenants().values():
                 every.extend(group)
+            every.extend(self.scaling_pair_tenants())
             every.append(self.latency_tenant)
         if want("resume"):
             every.extend(self.resume_tenants())

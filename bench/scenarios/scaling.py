@@ -3,6 +3,8 @@
 One worker process (the product's default of 32 concurrent activities) and one database for
 the scenario; every credential is a tenant of its own with the same size, all started at once.
 The figure is the aggregate: all records over the wall time until the last sync finished.
+Then as many fresh tenants as the largest round again, with a second worker process on the
+same task queue: N tenants over two workers against N over one.
 
 Latency: the sandbox delays every API response of one tenant by ``latency_seconds`` (300 ms in
 the full run, on a tenant the size of the throughput scenario's). A stream's export pages must
@@ -23,6 +25,7 @@ from bench.limit import run_limit
 from bench.measure import check_rows
 from bench.sandbox import reset_counters, served
 from bench.syncs import onboard, sync, sync_all
+from bench.worker import BenchWorker
 from tests.support.processes import SandboxServer
 
 PARALLEL_TARGET = 1.15
@@ -44,6 +47,7 @@ async def run(ctx: BenchContext) -> None:
     rounds = ctx.plan.scaling_tenants()
     latency_tenant = ctx.plan.latency_tenant
     every = [t for group in rounds.values() for t in group] + [latency_tenant]
+    every += ctx.plan.scaling_pair_tenants()
     worker = ctx.scenario_worker("scaling")
     url = worker.database_url
     credentials = await onboard(url, ctx.keys, every)
@@ -84,6 +88,8 @@ async def run(ctx: BenchContext) -> None:
                     note=f"aggregate, {details[f'{count}_credentials']['records']:,} records",  # type: ignore[index]
                 )
             )
+
+        await _two_workers(ctx, worker, credentials, rates)
 
         latency = ctx.plan.latency_seconds
         ctx.sandbox.admin(
@@ -167,3 +173,41 @@ async def run(ctx: BenchContext) -> None:
         ctx.results.details["scaling"] = details
     finally:
         ctx.release(worker)
+
+
+async def _two_workers(
+    ctx: BenchContext, worker: BenchWorker, credentials: dict[int, int], rates: dict[int, float]
+) -> None:
+    """The largest round's load again (fresh tenants), with a second worker on the queue."""
+    tenants = ctx.plan.scaling_pair_tenants()
+    count = len(tenants)
+    second = ctx.worker("scaling-second", worker.database_url, task_queue=worker.task_queue)
+    try:
+        seconds, runs = await sync_all(
+            ctx.temporal.client,
+            [credentials[t.tenant_id] for t in tenants],
+            worker.task_queue,
+            limit_seconds=ctx.plan.sync_timeout_seconds,
+        )
+    finally:
+        second.stop()
+    for tenant in tenants:
+        check_rows(
+            ctx, worker.database_url, tenant, f"scaling 2 workers, tenant {tenant.tenant_id}"
+        )
+    records = sum(r.records for r in runs)
+    rate = records / seconds
+    one_worker = rates.get(count)
+    ctx.results.add(
+        Row(
+            "scaling",
+            f"{count} credentials at once, 2 worker processes",
+            round(rate),
+            "records/s",
+            baseline=round(one_worker) if one_worker else None,
+            baseline_label=f"{count} credentials, 1 worker",
+            ratio=round(rate / one_worker, 3) if one_worker else None,
+            ratio_label="2 workers / 1",
+            note=f"target >= 1.0; aggregate, {records:,} records in {seconds:.1f}s",
+        )
+    )
