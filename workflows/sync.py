@@ -86,9 +86,9 @@ _DB_RETRY = RetryPolicy(
     maximum_attempts=40,
     non_retryable_error_types=NON_RETRYABLE_ERRORS,
 )
-# Calls to ServiceTitan: 429s wait for Retry-After (next_retry_delay), 5xx back off.
 # The one attempt of an apply routed to a worker's own queue (see ``_on_worker``).
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1, non_retryable_error_types=NON_RETRYABLE_ERRORS)
+# Calls to ServiceTitan: 429s wait for Retry-After (next_retry_delay), 5xx back off.
 _API_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

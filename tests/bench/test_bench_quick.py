@@ -25,7 +25,7 @@ EXPECTED_ROWS = {
     "throughput": 6,
     "incremental": 4,
     "memory": 2,
-    "scaling": 6,
+    "scaling": 7,
     "resume": 2,
     "fleet": 6,
 }
