@@ -72,9 +72,9 @@ def test_quick_bench_measures_every_scenario_with_exact_rows(
     assert results["details"]["fleet"]["credentials"] == FLEET_TENANTS
 
     verified = results["verified"]
-    # 2 e2e + 2 incremental + 2 memory + 21 scaling tenants + latency + 2 resume + the fleet
-    # (the quick run skips the two-worker sync)
-    assert len(verified) == 30 + FLEET_TENANTS, sorted(verified)
+    # 2 e2e + 2 incremental + 2 memory + 21 scaling tenants + 16 over two workers + latency +
+    # 2 resume + the fleet (the quick run skips the two-worker throughput sync)
+    assert len(verified) == 46 + FLEET_TENANTS, sorted(verified)
     fleet = [label for label in verified if label.startswith("fleet tenant")]
     assert len(fleet) == FLEET_TENANTS
     assert all(verified[label]["check"] == "exact" for label in fleet)
