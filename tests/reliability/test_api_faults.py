@@ -289,12 +289,17 @@ async def test_credentials_revoked_mid_sync_fail_fast_and_leave_whole_pages(
 ) -> None:
     """Revoked in the middle of the invoices, with 5% server errors around: the run fails
     within seconds with one readable line, the credential is marked, and the tables hold
-    exactly the pages applied before — whole pages, nothing of the page in flight."""
+    exactly the pages applied before — whole pages, nothing of the page in flight.
+
+    The invoice feed is the slow one (250 ms a page, its errors retried after a second), so
+    the revocation, once the first invoices page is applied, finds invoice pages still to
+    fetch: a feed fetched to its end ahead of the gate would let the sync finish without
+    another request."""
     watch = Stopwatch()
     sandbox = harness.sandbox
     spec = sandbox.config.tenant(TENANT)
     credential = await harness.add_tenant(TENANT)
-    sandbox.set_faults(error_rate=0.05, latency_seconds=0.03)
+    sandbox.set_faults(error_rate=0.05, latency_seconds=0.25, endpoints=[endpoints.EXPORT_INVOICES])
     handle = await harness.start(credential)
     # Streams run at once and invoices are applied after customers: wait for the first.
     await _wait_for_invoice_pages(harness)

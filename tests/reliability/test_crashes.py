@@ -182,9 +182,11 @@ async def test_random_sigkills_and_a_graceful_stop_mid_page_resume_exactly(
     assert not tally.mismatched, tally.mismatched
     assert tally.found == tally.expected == records
     assert duplicates == 0
-    # At most the pages in flight are fetched again per crash; none for the graceful stop.
+    # At most the pages in flight are fetched again per crash; none for the graceful stop. A
+    # page in flight at two crashes (the next kill came before the stream got past it) is
+    # fetched once more per such crash.
     assert extra <= PAGES_IN_FLIGHT * SIGKILLS, refetched
-    assert all(count == 2 for count in refetched.values()), refetched
+    assert all(count <= SIGKILLS + 1 for count in refetched.values()), refetched
     # The page in flight at SIGTERM was answered once more (the request the stop let finish)
     # and never asked for again by the restarted worker.
     served_at_end = {
