@@ -240,6 +240,36 @@ async def test_contact_changes_alone_update_the_member_including_a_moved_contact
     assert (await _members(conn))["2"][0] == "555-0014"
 
 
+async def _insert_contacts(conn, tenant: str, first: int, last: int) -> None:
+    """Contacts ``first``..``last`` of ``tenant`` (company 1), two per customer."""
+    await conn.execute(
+        "INSERT INTO servicetitan_customer_contacts (company_id, source_tenant_id, contact_id, "
+        "customer_id, type, value, active) SELECT 1, %s, g, (g / 2)::text, 'Phone', "
+        "'555-' || g, true FROM generate_series(%s::int, %s::int) g",
+        (tenant, first, last),
+    )
+
+
+async def _stage_contacts(conn, tenant: str, last: int) -> None:
+    """The tenant's contacts up to ``last`` in a stage table, as a page's COPY leaves them
+    (the stage table's size is all the planner knows of it)."""
+    await conn.execute(
+        "CREATE TEMP TABLE stage_contacts AS SELECT contact_id, customer_id, type, value, "
+        "active, source_modified_at FROM servicetitan_customer_contacts WITH NO DATA"
+    )
+    await conn.execute(
+        "INSERT INTO stage_contacts SELECT contact_id, customer_id, type, value, active, "
+        "source_modified_at FROM servicetitan_customer_contacts "
+        "WHERE source_tenant_id = %s AND contact_id <= %s",
+        (tenant, last),
+    )
+
+
+async def _plan(conn, sql: str, params: dict[str, Any]) -> str:
+    cursor = await conn.execute("EXPLAIN " + sql, params)
+    return "\n".join(row[0] for row in await cursor.fetchall())
+
+
 async def test_previous_customer_lookup_probes_the_key_instead_of_scanning_the_tenant(
     conn,
 ) -> None:
@@ -248,27 +278,11 @@ async def test_previous_customer_lookup_probes_the_key_instead_of_scanning_the_t
     Statistics far behind the table and a stage table the planner knows nothing about: the
     shape in which a plain join hashed the tenant's whole contact table on every page.
     """
-    insert = (
-        "INSERT INTO servicetitan_customer_contacts (company_id, source_tenant_id, contact_id, "
-        "customer_id, type, value, active) SELECT 1, '1001', g, (g / 2)::text, 'Phone', "
-        "'555-' || g, true FROM generate_series(%s::int, %s::int) g"
-    )
-    await conn.execute(insert, (1, 2000))
+    await _insert_contacts(conn, "1001", 1, 2000)
     await conn.execute("ANALYZE servicetitan_customer_contacts")
-    await conn.execute(insert, (2001, 40000))  # statistics now far behind, as mid-sync
-    await conn.execute(
-        "CREATE TEMP TABLE stage_contacts AS SELECT contact_id, customer_id, type, value, "
-        "active, source_modified_at FROM servicetitan_customer_contacts WITH NO DATA"
-    )
-    await conn.execute(
-        # A few pages' worth: the stage table's size is all the planner knows of it.
-        "INSERT INTO stage_contacts SELECT contact_id, customer_id, type, value, active, "
-        "source_modified_at FROM servicetitan_customer_contacts WHERE contact_id <= 5000"
-    )
-    cursor = await conn.execute(
-        "EXPLAIN " + PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "1001"}
-    )
-    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    await _insert_contacts(conn, "1001", 2001, 40000)  # statistics now far behind, as mid-sync
+    await _stage_contacts(conn, "1001", 5000)  # a few pages' worth
+    plan = await _plan(conn, PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "1001"})
     assert "Seq Scan on servicetitan_customer_contacts" not in plan, plan
     assert "Index" in plan, plan
 
@@ -283,27 +297,11 @@ async def test_previous_customer_lookup_probes_the_key_for_a_tenant_the_statisti
     index filtering on the contact id (one pass over the tenant's contacts per staged contact,
     which grew each page of a second tenant's contacts to over a second).
     """
-    insert = (
-        "INSERT INTO servicetitan_customer_contacts (company_id, source_tenant_id, contact_id, "
-        "customer_id, type, value, active) SELECT 1, %s, g, (g / 2)::text, 'Phone', "
-        "'555-' || g, true FROM generate_series(%s::int, %s::int) g"
-    )
-    await conn.execute(insert, ("1001", 1, 40000))
+    await _insert_contacts(conn, "1001", 1, 40000)
     await conn.execute("ANALYZE servicetitan_customer_contacts")
-    await conn.execute(insert, ("2002", 1, 8000))  # a new tenant, after the last ANALYZE
-    await conn.execute(
-        "CREATE TEMP TABLE stage_contacts AS SELECT contact_id, customer_id, type, value, "
-        "active, source_modified_at FROM servicetitan_customer_contacts WITH NO DATA"
-    )
-    await conn.execute(
-        "INSERT INTO stage_contacts SELECT contact_id, customer_id, type, value, active, "
-        "source_modified_at FROM servicetitan_customer_contacts "
-        "WHERE source_tenant_id = '2002' AND contact_id <= 1000"
-    )
-    cursor = await conn.execute(
-        "EXPLAIN " + PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "2002"}
-    )
-    plan = "\n".join(row[0] for row in await cursor.fetchall())
+    await _insert_contacts(conn, "2002", 1, 8000)  # a new tenant, after the last ANALYZE
+    await _stage_contacts(conn, "2002", 1000)
+    plan = await _plan(conn, PREVIOUS_CUSTOMERS_SQL, {"company": 1, "tenant": "2002"})
     assert "pk_servicetitan_customer_contacts" in plan, plan
     assert "ix_customer_contacts_customer" not in plan, plan
 
@@ -329,8 +327,9 @@ async def test_customer_type_lookup_probes_the_key_for_a_company_the_statistics_
         "%(customer_ids)s",
         "%(customer_ids)s::text[]",  # SQLAlchemy's bind type, here
     )
-    cursor = await conn.execute(
-        "EXPLAIN " + lookup,
+    plan = await _plan(
+        conn,
+        lookup,
         {
             "customer_ids": [str(i) for i in range(1, 1001)],
             "company_id": 2,
@@ -338,6 +337,5 @@ async def test_customer_type_lookup_probes_the_key_for_a_company_the_statistics_
             "tenant": "2002",
         },
     )
-    plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "uq_members_stream" in plan, plan
     assert "ix_members_stream_company_id_source_modified_at" not in plan, plan
