@@ -81,6 +81,35 @@ class Cli:
         """Run with --json: stdout must be exactly one JSON document."""
         return json.loads(self.run(*args, "--json", stdin=stdin).stdout)
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start a command in the background (line-buffered pipes); ``finish`` collects it."""
+        return subprocess.Popen(
+            [sys.executable, "starter.py", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def finish(
+        self, process: subprocess.Popen[str], *, seen_stderr: str = "", timeout: float = 180
+    ) -> tuple[str, str]:
+        """Wait for a started command; it must exit 0. Returns its stdout and whole stderr."""
+        try:
+            stdout, rest = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        stderr = seen_stderr + rest
+        self.outputs += [stdout, stderr]
+        assert "Traceback" not in stderr, stderr
+        assert process.returncode == 0, f"exited {process.returncode}:\n{stdout}\n{stderr}"
+        return stdout, stderr
+
 
 @dataclass
 class OperatorWorld:

@@ -10,6 +10,7 @@ that no command and no worker log ever showed the secret.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,8 +117,14 @@ class TestOperatorJourney:
         assert "Acme Plumbing" in human and "completed" in human
 
     def test_a_second_sync_request_attaches_to_the_running_one(self, journey: Journey) -> None:
+        """The sync is held by 429s on its invoice feed until the follower has attached, so
+        no command below can find it finished, however slow the machine."""
         cli, cid = journey.cli, journey.credential
-        journey.sandbox.admin("POST", "faults", {"latency_seconds": 0.8})  # ~15 pages: 12 s
+        journey.sandbox.admin(
+            "POST",
+            "faults/force-429",
+            {"seconds": 120, "retry_after": 1, "endpoint": "export_invoices"},
+        )
         first = cli.json("sync", cid, "--full")
         assert first["started"] is True
         second = cli.run("sync", cid, "--json")
@@ -129,10 +136,13 @@ class TestOperatorJourney:
         assert f"already running: servicetitan-sync-{cid}" in second.stderr
         live = cli.json("status", cid)
         assert live["running"] is not None and live["running"]["status"] == "running"
-        followed = cli.json("sync", cid, "--wait")  # attaches and waits for the same run
+        follower = cli.start("sync", cid, "--wait", "--json")  # attaches, waits for the same run
+        attached = _read_until(follower, f"already running: servicetitan-sync-{cid}")
+        journey.sandbox.admin("POST", "faults/reset")  # the held invoice feed goes on
+        stdout, _ = cli.finish(follower, seen_stderr=attached)
+        followed = json.loads(stdout)
         assert followed["status"] == "completed"
         assert followed["sync_log_id"] == live["running"]["sync_log_id"]
-        journey.sandbox.admin("POST", "faults/reset")
         assert len(cli.json("history", "--credential", cid)) == 2
 
     def test_schedules_run_pause_and_trigger(self, journey: Journey) -> None:
@@ -206,3 +216,20 @@ def _wait_for(predicate: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} within {timeout:.0f}s")
         time.sleep(0.5)
+
+
+def _read_until(process: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
+    """Read a started command's stderr line by line until ``needle``; returns what was read."""
+    assert process.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break  # the command exited without the line
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    process.kill()
+    process.communicate()
+    raise AssertionError(f"{needle!r} never appeared on stderr:\n{''.join(seen)}")
