@@ -40,6 +40,7 @@ class ActivityName:
     START_RUN = "start_run"
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - an activity name, not a secret
     FETCH_PAGES = "fetch_pages"
+    FETCH_FIRST_PAGES = "fetch_first_pages"
     MAP_AND_INSERT_PAGES = "map_and_insert_pages"
     DISPATCH = "dispatch"
     FINISH_RUN = "finish_run"
@@ -224,6 +225,32 @@ class PageBatch:
     worker_queue: str | None = None
     """The task queue of the worker that fetched (and holds) the pages, if it has one: the
     stream's next fetch and its apply are sent there, so that worker's mapping is used."""
+
+
+@dataclass
+class FirstPage:
+    """One stream's part of ``fetch_first_pages``: its first fetch, and the stream whose
+    completion its apply waits for (``None``: it may be applied at once)."""
+
+    fetch: FetchPageInput
+    applied_after: Stream | None = None
+
+
+@dataclass
+class FirstPagesInput:
+    """The first page of every stream of an incremental sync, fetched in one activity."""
+
+    import_job_id: int
+    streams: list[FirstPage]
+
+
+@dataclass
+class FirstPagesResult:
+    """Per stream, in the input's order: its first page staged (and, when it was the whole
+    feed and the stream it waits for was complete, applied: ``first_applied``), or ``None``
+    when ServiceTitan did not answer it; the stream's own ``fetch_pages`` then asks again."""
+
+    batches: list[PageBatch | None]
 
 
 @dataclass

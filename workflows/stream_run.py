@@ -131,8 +131,12 @@ class StreamRun:
         fetch: Fetch,
         apply: Apply,
         before_fetch: Callable[[], Awaitable[None]],
+        first: PageBatch | None = None,
     ) -> None:
         self.stream = stream
+        self._first = first
+        """The stream's first batch, fetched already (``fetch_first_pages``): the fetch chain
+        takes it as its first fetch's result."""
         self._staged = list(carried)
         """Pages fetched and staged, not applied yet, in feed order."""
         self._budget = budget
@@ -215,25 +219,14 @@ class StreamRun:
 
         try:
             while True:
-                await workflow.wait_condition(lambda: stopped() or self._room_ahead_or_spent())
-                if stopped() or self._budget.spent():
-                    return
-                await self._before_fetch()
-                estimate = not self._estimate_asked and self.stream.pages == 0
-                self._estimate_asked = True
-                request = FetchRequest(
-                    cursor=cursor,
-                    max_pages=plan.next_size(self._budget.applied),
-                    estimate_total=estimate and self.stream.estimated_total is None,
-                    prepare=self._gate.open,
-                    apply_empty=not self._staged,
-                    worker_queue=self._worker_queue,
-                )
-                started = workflow.now()
-                batch = await self._fetch(request)
-                if stopped():
-                    return
-                self._page_time = (workflow.now() - started) / len(batch.pages)
+                batch, self._first = self._first, None
+                if batch is None:
+                    batch = await self._next_batch(cursor, plan, stopped)
+                    if batch is None:
+                        return
+                else:
+                    self._estimate_asked = True
+                    plan.next_size(self._budget.applied)  # the first batch's size: one page
                 self._worker_queue = batch.worker_queue
                 self._take_page_facts(batch.pages)
                 pages = batch.pages
@@ -251,6 +244,31 @@ class StreamRun:
         finally:
             if not stopped():
                 self._fetch_ended = True
+
+    async def _next_batch(
+        self, cursor: str | None, plan: BatchPlan, stopped: Callable[[], bool]
+    ) -> PageBatch | None:
+        """Fetch the batch at ``cursor`` once there is room; None if the chain stopped first."""
+        await workflow.wait_condition(lambda: stopped() or self._room_ahead_or_spent())
+        if stopped() or self._budget.spent():
+            return None
+        await self._before_fetch()
+        estimate = not self._estimate_asked and self.stream.pages == 0
+        self._estimate_asked = True
+        request = FetchRequest(
+            cursor=cursor,
+            max_pages=plan.next_size(self._budget.applied),
+            estimate_total=estimate and self.stream.estimated_total is None,
+            prepare=self._gate.open,
+            apply_empty=not self._staged,
+            worker_queue=self._worker_queue,
+        )
+        started = workflow.now()
+        batch = await self._fetch(request)
+        if stopped():
+            return None
+        self._page_time = (workflow.now() - started) / len(batch.pages)
+        return batch
 
     def _room_ahead_or_spent(self) -> bool:
         return self._room_ahead() or self._budget.spent()

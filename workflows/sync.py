@@ -7,9 +7,11 @@ that was running is retried, and at most the pages in flight are fetched again (
 being stored and the next, downloading meanwhile).
 
 Pages travel in batches (``fetch_pages``, ``map_and_insert_pages``), and fetching the next
-batch overlaps applying the current one. Long syncs continue-as-new with their positions and
-the batch already fetched, so history stays bounded however big the tenant is. The data flow
-is described in docs/architecture.md.
+batch overlaps applying the current one. An incremental sync starts with every stream's first
+page in one activity (``fetch_first_pages``), which applies the whole feeds among them; the
+run's bookkeeping (``start_run``, ``dispatch``, ``finish_run``) runs as local activities.
+Long syncs continue-as-new with their positions and the batch already fetched, so history
+stays bounded however big the tenant is. The data flow is described in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ with workflow.unsafe.imports_passed_through():
         ErrorType,
         FetchPageInput,
         FinishRunInput,
+        FirstPage,
+        FirstPagesInput,
+        FirstPagesResult,
         PageBatch,
         PageRef,
         RefreshTokenInput,
@@ -285,7 +290,7 @@ class SyncWorkflow:
                 resume.streams,
             )
         info = workflow.info()
-        context: RunContext = await workflow.execute_activity(
+        context: RunContext = await workflow.execute_local_activity(
             ActivityName.START_RUN,
             StartRunInput(
                 credential_id=input.credential_id,
@@ -356,14 +361,19 @@ class SyncWorkflow:
             limit=input.pages_before_continue_as_new or DEFAULT_PAGES_BEFORE_CONTINUE_AS_NEW
         )
         by_name = {stream.stream: stream for stream in self._streams}
-        runs: list[StreamRun] = []
-        gates: list[Gate] = []
+        gates: dict[Stream, Gate] = {}
         for stream in self._streams:
             if stream.done:
                 continue
             waits_for = by_name.get(APPLIED_AFTER.get(stream.stream, stream.stream))
-            gate = Gate(waits_for if waits_for is not stream else None)
-            gates.append(gate)
+            gates[stream.stream] = Gate(waits_for if waits_for is not stream else None)
+        first: dict[Stream, PageBatch | None] = {}
+        incremental = gates and all(by_name[name].cursor is not None for name in gates)
+        if input.resume is None and incremental:
+            first = await self._fetch_first_pages(input, context, gates)
+        runs: list[StreamRun] = []
+        for name, gate in gates.items():
+            stream = by_name[name]
             runs.append(
                 StreamRun(
                     stream,
@@ -373,9 +383,10 @@ class SyncWorkflow:
                     fetch=functools.partial(self._fetch, input, context, stream),
                     apply=functools.partial(self._apply, input, context, stream),
                     before_fetch=functools.partial(self._token_before_fetch, input.credential_id),
+                    first=first.get(name),
                 )
             )
-        tasks = [asyncio.ensure_future(self._run_stream(run, gates)) for run in runs]
+        tasks = [asyncio.ensure_future(self._run_stream(run, list(gates.values()))) for run in runs]
         try:
             await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in tasks:
@@ -390,6 +401,45 @@ class SyncWorkflow:
         if all(outcome.carry is None for outcome in outcomes):
             return None
         return [page for outcome in outcomes for page in outcome.carry or []]
+
+    async def _fetch_first_pages(
+        self, input: SyncInput, context: RunContext, gates: dict[Stream, Gate]
+    ) -> dict[Stream, PageBatch | None]:
+        """An incremental sync's first page of every stream, in one activity.
+
+        The pages that are their streams' whole feeds come back applied, in stream order;
+        each stream's run goes on from its batch as from its own first fetch.
+        """
+        await self._token_before_fetch(input.credential_id)
+        streams = [
+            FirstPage(
+                FetchPageInput(
+                    credential_id=input.credential_id,
+                    sync_log_id=context.sync_log_id,
+                    stream=name,
+                    cursor=progress.cursor,
+                    estimate_total=progress.estimated_total is None,
+                    prepare=gates[name].open,
+                    apply_empty=True,
+                    expected_total=progress.estimated_total,
+                ),
+                applied_after=None if gates[name].open else APPLIED_AFTER[name],
+            )
+            for progress in self._streams
+            if (name := progress.stream) in gates
+        ]
+        result: FirstPagesResult = await workflow.execute_activity(
+            ActivityName.FETCH_FIRST_PAGES,
+            FirstPagesInput(import_job_id=context.import_job_id, streams=streams),
+            result_type=FirstPagesResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=_DB_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        return {
+            first.fetch.stream: batch for first, batch in zip(streams, result.batches, strict=True)
+        }
 
     async def _run_stream(self, run: StreamRun, gates: list[Gate]) -> StreamOutcome:
         self._active.add(run.stream.stream)
@@ -506,7 +556,7 @@ class SyncWorkflow:
         processed, rejected = self._totals()
         dispatched = False
         if processed > 0:
-            dispatch: DispatchResult = await workflow.execute_activity(
+            dispatch: DispatchResult = await workflow.execute_local_activity(
                 ActivityName.DISPATCH,
                 DispatchInput(
                     sync_log_id=context.sync_log_id,
@@ -563,7 +613,7 @@ class SyncWorkflow:
         error: str | None,
         credentials_rejected: bool,
     ) -> None:
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             ActivityName.FINISH_RUN,
             FinishRunInput(
                 sync_log_id=context.sync_log_id,

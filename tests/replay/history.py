@@ -3,7 +3,8 @@
 Histories are Temporal's JSON export (``WorkflowHistory.to_json``). Payloads are the default
 converter's ``json/plain``, so inputs and results decode to plain JSON values. Retried
 activities appear once: their started event carries the attempt that ended them and the
-failure of the attempt before.
+failure of the attempt before. Local activities appear as the marker they leave, which holds
+their result and attempt but not their input.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 RUN_SUFFIX = re.compile(r"-run(\d+)$")
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 def scenario_of(path: Path) -> str:
@@ -53,6 +55,7 @@ def _failure_type(failure: dict[str, Any] | None) -> str | None:
 class Activity:
     name: str
     input: Any
+    """None for a local activity (its marker does not record it)."""
     attempt: int = 0
     """Attempt of the try that ended (or last started) the activity; 0 if never started."""
     previous_failure: str | None = None
@@ -127,6 +130,10 @@ def read_run(path: Path) -> Run:
             activity = by_id[attributes["scheduledEventId"]]
             activity.closed = closed
             activity.result = _decode(attributes.get("result"))
+        elif kind == "EVENT_TYPE_MARKER_RECORDED":
+            local = _local_activity(event["markerRecordedEventAttributes"])
+            if local is not None:
+                run.activities.append(local)
         elif kind == "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED":
             attributes = event["startChildWorkflowExecutionInitiatedEventAttributes"]
             run.children.append(attributes["workflowType"]["name"])
@@ -141,6 +148,21 @@ def read_run(path: Path) -> Run:
             run.failure_type = _failure_type(closing.get("failure"))
             run.result = _decode(closing.get("result"))
     return run
+
+
+def _local_activity(marker: dict[str, Any]) -> Activity | None:
+    """The local activity a marker records (the SDK's ``core_local_activity``), or None."""
+    if marker.get("markerName") != LOCAL_ACTIVITY_MARKER:
+        return None
+    details = marker.get("details", {})
+    data = _decode(details.get("data"))
+    return Activity(
+        data["activity_type"],
+        None,
+        attempt=int(data.get("attempt", 1)),
+        closed="failed" if marker.get("failure") else "completed",
+        result=_decode(details.get("result")),
+    )
 
 
 def read_runs(paths: Iterable[Path]) -> list[Run]:
