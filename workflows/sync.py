@@ -162,6 +162,23 @@ def _retryable(error: ActivityError) -> bool:
     return error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
 
 
+def _fetch_input(
+    input: SyncInput, context: RunContext, stream: StreamProgress, request: FetchRequest
+) -> FetchPageInput:
+    """What ``fetch_pages`` gets for a stream's next fetch."""
+    return FetchPageInput(
+        credential_id=input.credential_id,
+        sync_log_id=context.sync_log_id,
+        stream=stream.stream,
+        cursor=request.cursor,
+        estimate_total=request.estimate_total,
+        max_pages=request.max_pages,
+        prepare=request.prepare,
+        apply_empty=request.apply_empty,
+        expected_total=stream.estimated_total,
+    )
+
+
 def workflow_id_for(credential_id: int) -> str:
     """The one id a credential's sync can have: Temporal refuses a second while one runs."""
     return f"{WORKFLOW_ID_PREFIX}{credential_id}"
@@ -368,7 +385,7 @@ class SyncWorkflow:
             waits_for = by_name.get(APPLIED_AFTER.get(stream.stream, stream.stream))
             gates[stream.stream] = Gate(waits_for if waits_for is not stream else None)
         first: dict[Stream, PageBatch | None] = {}
-        incremental = gates and all(by_name[name].cursor is not None for name in gates)
+        incremental = bool(gates) and all(by_name[name].cursor is not None for name in gates)
         if input.resume is None and incremental:
             first = await self._fetch_first_pages(input, context, gates)
         runs: list[StreamRun] = []
@@ -413,15 +430,18 @@ class SyncWorkflow:
         await self._token_before_fetch(input.credential_id)
         streams = [
             FirstPage(
-                FetchPageInput(
-                    credential_id=input.credential_id,
-                    sync_log_id=context.sync_log_id,
-                    stream=name,
-                    cursor=progress.cursor,
-                    estimate_total=progress.estimated_total is None,
-                    prepare=gates[name].open,
-                    apply_empty=True,
-                    expected_total=progress.estimated_total,
+                _fetch_input(
+                    input,
+                    context,
+                    progress,
+                    FetchRequest(
+                        cursor=progress.cursor,
+                        max_pages=1,
+                        estimate_total=progress.estimated_total is None,
+                        prepare=gates[name].open,
+                        apply_empty=True,
+                        worker_queue=None,
+                    ),
                 ),
                 applied_after=None if gates[name].open else APPLIED_AFTER[name],
             )
@@ -454,17 +474,7 @@ class SyncWorkflow:
     async def _fetch(
         self, input: SyncInput, context: RunContext, stream: StreamProgress, request: FetchRequest
     ) -> PageBatch:
-        fetch = FetchPageInput(
-            credential_id=input.credential_id,
-            sync_log_id=context.sync_log_id,
-            stream=stream.stream,
-            cursor=request.cursor,
-            estimate_total=request.estimate_total,
-            max_pages=request.max_pages,
-            prepare=request.prepare,
-            apply_empty=request.apply_empty,
-            expected_total=stream.estimated_total,
-        )
+        fetch = _fetch_input(input, context, stream, request)
         batch: PageBatch = await _waiting_out_rate_limits(
             lambda: _on_worker(
                 request.worker_queue,

@@ -59,22 +59,17 @@ class Cli:
         self, *args: str, stdin: str | None = None, expect: int | None = 0, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         completed = subprocess.run(
-            [sys.executable, "starter.py", *args],
+            _starter(args),
             cwd=ROOT,
-            env={**os.environ, **self.env, "COLUMNS": "200"},
+            env=self._environment(),
             input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
-        self.outputs += [completed.stdout, completed.stderr]
-        assert "Traceback" not in completed.stderr, completed.stderr
-        if expect is not None:
-            assert completed.returncode == expect, (
-                f"starter.py {' '.join(args)} exited {completed.returncode}, expected {expect}:\n"
-                f"{completed.stdout}\n{completed.stderr}"
-            )
+        command = " ".join(args)
+        self._check(command, completed.returncode, completed.stdout, completed.stderr, expect)
         return completed
 
     def json(self, *args: str, stdin: str | None = None) -> Any:
@@ -84,9 +79,9 @@ class Cli:
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start a command in the background (line-buffered pipes); ``finish`` collects it."""
         return subprocess.Popen(
-            [sys.executable, "starter.py", *args],
+            _starter(args),
             cwd=ROOT,
-            env={**os.environ, **self.env, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"},
+            env={**self._environment(), "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -105,10 +100,26 @@ class Cli:
             process.communicate()
             raise
         stderr = seen_stderr + rest
+        self._check(str(process.args), process.returncode, stdout, stderr, 0)
+        return stdout, stderr
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, **self.env, "COLUMNS": "200"}
+
+    def _check(
+        self, command: str, returncode: int, stdout: str, stderr: str, expect: int | None
+    ) -> None:
+        """Keep the output for the secret scan; no traceback, and the exit code expected."""
         self.outputs += [stdout, stderr]
         assert "Traceback" not in stderr, stderr
-        assert process.returncode == 0, f"exited {process.returncode}:\n{stdout}\n{stderr}"
-        return stdout, stderr
+        if expect is not None:
+            assert returncode == expect, (
+                f"starter.py {command} exited {returncode}, expected {expect}:\n{stdout}\n{stderr}"
+            )
+
+
+def _starter(args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "starter.py", *args]
 
 
 @dataclass
