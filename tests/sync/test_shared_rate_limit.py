@@ -21,7 +21,7 @@ import structlog
 from db import rate_limits
 from db.engine import make_async_engine
 from db.rate_limits import SharedRateLimiters
-from servicetitan.ratelimit import RateLimiterRegistry, app_key_digest
+from servicetitan.ratelimit import RateLimiter, RateLimiterRegistry, app_key_digest
 
 APP_KEY = "ak1.shared-limit-test"
 TENANT = 7001
@@ -169,11 +169,32 @@ def quick_retry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+class CountingLimiter(RateLimiter):
+    """A process limiter that counts the slots taken through it."""
+
+    acquired = 0
+
+    async def acquire(self) -> float:
+        self.acquired += 1
+        return await super().acquire()
+
+
+class OneLimiterRegistry(RateLimiterRegistry):
+    """A fallback registry that hands out one counting limiter for every key."""
+
+    def __init__(self, limiter: CountingLimiter) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    def get(self, app_key: str, tenant_id: int, rate: float, burst: int) -> RateLimiter:
+        return self.limiter
+
+
 async def test_unreachable_database_falls_back_to_the_process_limiter(
     quick_retry: None,
 ) -> None:
     engine = make_async_engine("postgresql://nobody:pw-not-logged@127.0.0.1:9/none")
-    fallback = RateLimiterRegistry()
+    fallback = OneLimiterRegistry(CountingLimiter(10.0, 1))
     limiter = SharedRateLimiters(engine, fallback=fallback).get(APP_KEY, TENANT, 10.0, 1)
     try:
         with structlog.testing.capture_logs() as logs:
@@ -184,7 +205,7 @@ async def test_unreachable_database_falls_back_to_the_process_limiter(
     finally:
         await engine.dispose()
     assert elapsed == pytest.approx(0.3, abs=0.15), "paced by the process limiter"
-    assert fallback.get(APP_KEY, TENANT, 10.0, 1).reserve() > 0, "the fallback took the slots"
+    assert fallback.limiter.acquired == 4, "the fallback took the slots"
     warnings = [entry for entry in logs if entry["log_level"] == "warning"]
     assert len(warnings) == 1, "one warning per outage, not one per request"
     assert warnings[0]["error_type"] == "OperationalError"
