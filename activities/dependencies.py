@@ -4,13 +4,13 @@ One database engine, one HTTP pool (inside the client package), one token store,
 ServiceTitan rate limit shared with the other workers (in PostgreSQL), one encryption key
 ring, one mapping pool, one page hand-off. ``client_for`` builds a ServiceTitan
 client for a credential from its stored (encrypted) secrets; clients are cheap, and the
-decrypted credential is kept until its row changes (checked on every use, one key lookup).
+decrypted credential is kept until its tenant, environment or secrets change (checked on every
+use, one key lookup).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import httpx
 from temporalio.client import Client
@@ -45,7 +45,9 @@ class SyncDependencies:
     handoff: PageHandoff = field(default_factory=PageHandoff)
     prefetches: Prefetches = field(default_factory=Prefetches)
     mapping: MappingPool = field(init=False)
-    _credentials: dict[int, tuple[datetime, Credentials]] = field(default_factory=dict)
+    _credentials: dict[int, tuple[credential_store.CredentialVersion, Credentials]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.token_store = DatabaseTokenStore(self.database, self.box)
@@ -59,8 +61,9 @@ class SyncDependencies:
     async def credentials(self, credential_id: int) -> Credentials:
         """The credential's decrypted client id and secret.
 
-        Read afresh whenever the credential's row changed since it was cached, so a new
-        tenant, environment or secret is used by the next activity on every worker. A
+        Read afresh whenever its tenant, environment or secrets changed since it was cached,
+        so a new one is used by the next activity on every worker; the access token this
+        process kept for the old one is dropped with it. A
         credential that is gone or cannot be decrypted fails the activity at once
         (non-retryable, with a readable message): no retry would fix either.
         """
@@ -83,6 +86,8 @@ class SyncDependencies:
             client_id=secrets.client_id,
             client_secret=secrets.client_secret,
         )
+        if credential_id in self._credentials:
+            self.token_store.forget(credential_id)
         self._credentials[credential_id] = (version, value)
         return value
 

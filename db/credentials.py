@@ -322,15 +322,28 @@ async def credential_context(
     return CredentialContext(*row)
 
 
-async def credential_version(connection: AsyncConnection, credential_id: int) -> datetime:
-    """When the credential's row last changed: what a cache of its decrypted values checks."""
+CredentialVersion = tuple[str, str, str, str]
+"""A credential's tenant, environment and encrypted client id and secret."""
+
+
+async def credential_version(connection: AsyncConnection, credential_id: int) -> CredentialVersion:
+    """What a cache of the credential's decrypted values checks: the columns they come from.
+
+    Not ``updated_at``: every token refresh and every sync's bookkeeping moves that, and the
+    cache would miss on each new sync. A new tenant, environment or secret (or a re-encryption
+    under a new key) changes the version.
+    """
     c = ServiceTitanCredential
-    version = (
-        await connection.execute(select(c.updated_at).where(c.id == credential_id))
-    ).scalar_one_or_none()
-    if version is None:
+    row = (
+        await connection.execute(
+            select(c.tenant_id, c.environment, c.client_id, c.client_secret).where(
+                c.id == credential_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
         raise NotFoundError(f"no credential with id {credential_id}")
-    return version
+    return (row[0], row[1], row[2], row[3])
 
 
 async def load_secrets(

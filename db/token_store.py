@@ -5,6 +5,11 @@ The token lives in ``servicetitan_credentials.access_token`` (AES-GCM, bound to 
 held on a dedicated connection for the duration of the refresh: the second process waits,
 then finds the fresh token the first one saved and never calls ServiceTitan itself. Within a
 process an asyncio lock per credential keeps waiting processes off the database.
+
+The store also keeps, in memory, the token it last loaded or saved per credential
+(``recent``): while that one is fresh a client uses it without a read, so a request costs no
+database round trip for its token. A refresh always reads the table (another process may have
+saved a newer token), and a refused token is dropped from memory with the row.
 """
 
 from __future__ import annotations
@@ -32,8 +37,24 @@ class DatabaseTokenStore:
         self._database = database
         self._box = box
         self._locks: dict[int, asyncio.Lock] = {}
+        self._recent: dict[int, AccessToken] = {}
+
+    def recent(self, credential_id: int) -> AccessToken | None:
+        return self._recent.get(credential_id)
+
+    def forget(self, credential_id: int) -> None:
+        """Drop the token kept in memory (the credential's tenant or secrets changed)."""
+        self._recent.pop(credential_id, None)
 
     async def load(self, credential_id: int) -> AccessToken | None:
+        token = await self._read(credential_id)
+        if token is None:
+            self.forget(credential_id)
+        else:
+            self._recent[credential_id] = token
+        return token
+
+    async def _read(self, credential_id: int) -> AccessToken | None:
         c = ServiceTitanCredential
         async with self._database.transaction() as connection:
             row = (
@@ -67,6 +88,7 @@ class DatabaseTokenStore:
                     updated_at=func.now(),
                 )
             )
+        self._recent[credential_id] = token
 
     async def invalidate(self, credential_id: int, token_value: str) -> None:
         current = await self.load(credential_id)
@@ -79,6 +101,7 @@ class DatabaseTokenStore:
                 .where(c.id == credential_id)
                 .values(access_token=None, token_expires_at=None, updated_at=func.now())
             )
+        self.forget(credential_id)
 
     @asynccontextmanager
     async def refresh_lock(self, credential_id: int) -> AsyncIterator[None]:

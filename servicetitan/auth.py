@@ -5,7 +5,8 @@ token endpoint. So a token is requested only when the cached one has less than t
 threshold left (or was refused), and concurrent refreshes for one credential collapse into a
 single request:
 
-1. load the cached token; fresh → use it (the common path: one store read, no lock);
+1. the token this process last saw (``TokenStore.recent``), else the store's; fresh → use it
+   (the common path: no read at all, or one store read; no lock);
 2. take this process's asyncio lock for the credential (coroutines in one process queue here
    instead of each holding a database connection while waiting for the cross-process lock);
 3. look again; take the store's ``refresh_lock`` (one holder across all processes); look again;
@@ -126,7 +127,9 @@ class TokenProvider:
     async def get(self, credentials: Credentials) -> AccessToken:
         """A token with more than the refresh threshold left, requesting one if needed."""
         cid = credentials.credential_id
-        token = await self._store.load(cid)
+        token = self._store.recent(cid)
+        if not self._usable(cid, token, None):
+            token = await self._store.load(cid)
         if self._usable(cid, token, None):
             assert token is not None
             return token

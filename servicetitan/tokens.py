@@ -35,6 +35,13 @@ class AccessToken:
 class TokenStore(Protocol):
     """Shared token cache keyed by credential id."""
 
+    def recent(self, credential_id: int) -> AccessToken | None:
+        """The token this store last loaded or saved for the credential, asking no one.
+
+        What the client tries first: a fresh one saves a read of the shared store per request.
+        """
+        ...
+
     async def load(self, credential_id: int) -> AccessToken | None:
         """The cached token, or None when there is none (expired ones may be returned)."""
         ...

@@ -78,6 +78,9 @@ class MemoryTokenStore:
         self._tokens: dict[int, AccessToken] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
+    def recent(self, credential_id: int) -> AccessToken | None:
+        return self._tokens.get(credential_id)
+
     async def load(self, credential_id: int) -> AccessToken | None:
         return self._tokens.get(credential_id)
 

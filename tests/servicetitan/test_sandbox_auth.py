@@ -10,6 +10,7 @@ from sandbox import Sandbox
 from servicetitan.config import Credentials
 from servicetitan.errors import CredentialsRejected
 from servicetitan.pages import ExportStream, ListResource
+from servicetitan.tokens import AccessToken
 from tests.servicetitan.conftest import SMALL_TENANT, TENANT, ClientFactory, credentials_for
 from tests.servicetitan.support import MemoryTokenStore, ShiftedClock
 
@@ -25,6 +26,29 @@ async def test_token_is_cached_and_shared_by_two_clients(
     assert sandbox.counters.tokens_issued == 1
     assert sandbox.counters.token_requests == 1
     assert sum(sandbox.counters.requests.values()) == 4  # 1 token + 3 API calls
+
+
+class CountingStore(MemoryTokenStore):
+    """Counts reads of the shared store (``load``), not of this process's memory."""
+
+    loads = 0
+
+    async def load(self, credential_id: int) -> AccessToken | None:
+        self.loads += 1
+        return await super().load(credential_id)
+
+
+async def test_a_fresh_token_this_process_saw_costs_no_store_read(
+    sandbox: Sandbox, make_client: ClientFactory
+) -> None:
+    store = CountingStore()
+    client = make_client(store=store)
+    await client.fetch_export_page(ExportStream.CUSTOMERS)  # requests the token, saves it
+    loads = store.loads
+    await client.fetch_export_page(ExportStream.INVOICES)
+    await make_client(store=store).count(ListResource.CUSTOMERS)
+    assert store.loads == loads
+    assert sandbox.counters.tokens_issued == 1
 
 
 async def test_separate_stores_do_not_share(sandbox: Sandbox, make_client: ClientFactory) -> None:
