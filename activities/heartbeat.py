@@ -40,8 +40,9 @@ class Heartbeat:
 
 
 INTERVAL_SECONDS = 1.0
-"""How often a running activity beats. Its heartbeat timeout is 5 s (workflows/sync.py), and
-the SDK sends at most one beat per 80% of it, so a slow step never misses a beat."""
+"""How often a running activity beats. Its heartbeat timeout is 5 s (workflows/sync.py); the
+SDK forwards at most one beat per 2 s to Temporal (the worker's heartbeat throttle), so a beat
+arrives with 3 s to spare even when the worker is busy."""
 
 
 @asynccontextmanager

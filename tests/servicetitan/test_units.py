@@ -379,3 +379,11 @@ def test_page_with_lone_surrogate_is_not_fatal() -> None:
     assert page.record_count == 2
     assert page.records()[0]["name"] == "Bad \ud800 x"
     assert page.records()[1] == {"id": 2, "name": "ok"}
+
+
+def test_httpcore_finds_sniffio_in_the_environment() -> None:
+    """httpcore imports sniffio on every lock it creates (several per request). Without it,
+    each of those imports fails only after searching sys.path: ~64 µs instead of ~1.6 µs."""
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None, "sniffio is a dependency: keep it"
