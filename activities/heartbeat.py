@@ -41,8 +41,7 @@ class Heartbeat:
 
 INTERVAL_SECONDS = 1.0
 """How often a running activity beats. Its heartbeat timeout is 5 s (workflows/sync.py); the
-SDK forwards at most one beat per 2 s to Temporal (the worker's heartbeat throttle), so a beat
-arrives with 3 s to spare even when the worker is busy."""
+SDK forwards at most one beat per 80% of it (4 s) to Temporal."""
 
 
 @asynccontextmanager

@@ -77,14 +77,6 @@ def make_dependencies(
 
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
 
-HEARTBEAT_THROTTLE = timedelta(seconds=2)
-"""The longest the SDK holds an activity's heartbeats back before sending one to Temporal.
-
-Its default is 80% of the heartbeat timeout (5 s, ``workflows.sync``): a beat then reaches
-the server 1 s before the deadline, which a busy worker or server misses, and the running
-attempt is failed and retried. Every 2 s leaves 3 s of margin.
-"""
-
 
 def own_task_queue(settings: Settings) -> str:
     """A task queue only this worker process polls (for the streams whose pages it holds)."""
@@ -122,7 +114,6 @@ def _activity_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         identity=deps.identity,
         interceptors=[ActivityErrorInterceptor()],  # no row values in failures (history)
-        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         **options,
     )
 
