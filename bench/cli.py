@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile-worker",
         action="store_true",
-        help="run the end-to-end worker under pyinstrument (bench/results/profiles/)",
+        help="run the end-to-end and fleet workers under pyinstrument (bench/results/profiles/)",
     )
     args = parser.parse_args(argv)
     _interrupt_on_sigterm()
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                 plan,
                 scenarios,
                 workdir=workdir,
-                profile_workers=("e2e",) if args.profile_worker else (),
+                profile_workers=("e2e", "fleet") if args.profile_worker else (),
             )
         )
     finally:

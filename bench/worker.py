@@ -182,14 +182,15 @@ class BenchWorker:
             self.process.wait(10)
 
     def stop(self) -> None:
-        """SIGTERM (graceful), SIGKILL if it does not leave within 30 s."""
+        """SIGTERM (graceful), SIGKILL if it does not leave within 30 s (10 minutes for a
+        profiled worker: rendering the profile of a long run takes minutes)."""
         if self.sampler is not None:
             self.sampler.stop()
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         with suppress(subprocess.TimeoutExpired):
-            self.process.wait(30)
+            self.process.wait(600 if "--profile" in self.instruments else 30)
             return
         self.kill()
 
