@@ -37,7 +37,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 
 from bench import server_actions
@@ -100,6 +101,33 @@ def count_history(runs: list[list[HistoryEvent]]) -> Counter[str]:
                 if cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW:
                     counts["reset"] += 1
     return Counter({kind: n for kind, n in counts.items() if n})
+
+
+def retry_causes(runs: list[list[HistoryEvent]]) -> Counter[str]:
+    """Why activities were retried: each retried activity's last failure, by kind.
+
+    An ``ActivityTaskStarted`` with ``attempt`` above 1 carries the failure of the attempt
+    before it (earlier attempts leave no trace), so this names the last cause per activity:
+    a timeout by its type ("heartbeat timeout"), any other failure by its type or message.
+    """
+    causes: Counter[str] = Counter()
+    for events in runs:
+        for event in events:
+            if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                continue
+            started = event.activity_task_started_event_attributes
+            if started.attempt > 1:
+                causes[_failure_kind(started.last_failure)] += 1
+    return causes
+
+
+def _failure_kind(failure: Failure) -> str:
+    if failure.HasField("timeout_failure_info"):
+        timeout = TimeoutType.Name(failure.timeout_failure_info.timeout_type)
+        return timeout.removeprefix("TIMEOUT_TYPE_").lower().replace("_", "-") + " timeout"
+    if failure.HasField("application_failure_info") and failure.application_failure_info.type:
+        return failure.application_failure_info.type
+    return failure.message or "unknown"
 
 
 @dataclass(frozen=True)

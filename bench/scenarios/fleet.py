@@ -35,7 +35,7 @@ import psycopg
 from temporalio.client import Client, ScheduleActionStartWorkflow
 
 from bench import server_actions
-from bench.actions import SCHEDULE_ACTIONS, count_history
+from bench.actions import SCHEDULE_ACTIONS, count_history, retry_causes
 from bench.context import BenchContext, Row
 from bench.history import run_histories
 from bench.measure import check_rows
@@ -192,21 +192,27 @@ async def _mutate(ctx: BenchContext, tenants: Sequence[Tenant]) -> int:
     return changes * 3 * len(tenants)
 
 
-async def _history_actions(client: Client, launched: Sequence[Launched]) -> Counter[str]:
-    """Billable actions in the launchers' and their syncs' histories, summed."""
+async def _read_histories(
+    client: Client, launched: Sequence[Launched]
+) -> tuple[Counter[str], Counter[str]]:
+    """Billable actions in the launchers' and their syncs' histories, summed, and the causes
+    of the activity retries among them."""
 
-    def reader(workflow_id: str) -> Callable[[], Awaitable[Counter[str]]]:
-        async def read() -> Counter[str]:
-            return count_history(await run_histories(client, workflow_id))
+    def reader(workflow_id: str) -> Callable[[], Awaitable[tuple[Counter[str], Counter[str]]]]:
+        async def read() -> tuple[Counter[str], Counter[str]]:
+            runs = await run_histories(client, workflow_id)
+            return count_history(runs), retry_causes(runs)
 
         return read
 
     ids = [run.workflow_id for run in launched]
     ids += [workflow_id_for(run.credential_id) for run in launched]
-    total: Counter[str] = Counter()
-    for counts in await _bounded([reader(i) for i in ids], PARALLEL_CALLS):
-        total.update(counts)
-    return total
+    actions: Counter[str] = Counter()
+    causes: Counter[str] = Counter()
+    for counted, retried in await _bounded([reader(i) for i in ids], PARALLEL_CALLS):
+        actions.update(counted)
+        causes.update(retried)
+    return actions, causes
 
 
 class _Phases:
@@ -238,6 +244,8 @@ class _Fleet:
     health: dict[str, Any]
     pages: int
     history: Counter[str] = field(default_factory=Counter)
+    retry_causes: Counter[str] = field(default_factory=Counter)
+    """The last failure of each retried activity attempt, by kind (``bench.actions``)."""
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -297,7 +305,7 @@ async def run(ctx: BenchContext) -> None:
         )
         await _check_all(ctx, url, tenants)
         phases.done("verify")
-        fleet.history = await _history_actions(client, fleet.launched)
+        fleet.history, fleet.retry_causes = await _read_histories(client, fleet.launched)
         phases.done("histories")
         fleet.phases = phases.seconds
     finally:
@@ -366,7 +374,8 @@ def _report(ctx: BenchContext, fleet: _Fleet) -> None:
             "actions",
             note=f"launcher + sync histories {history:.1f}, heartbeats and queries {beyond:.1f}"
             + ("" if fleet.server.available else " (not measured)")
-            + f", the Schedule's own {SCHEDULE_ACTIONS}",
+            + f", the Schedule's own {SCHEDULE_ACTIONS}"
+            + _retry_note(fleet.retry_causes),
         )
     )
     ctx.results.add(
@@ -395,6 +404,7 @@ def _report(ctx: BenchContext, fleet: _Fleet) -> None:
         "pages_served": fleet.pages,
         "actions_per_sync": round(fleet.actions, 2),
         "history_actions": dict(sorted(fleet.history.items())),
+        "retry_causes": dict(fleet.retry_causes.most_common()),
         "server_action_counter": fleet.server.by_type if fleet.server.available else None,
         "schedule_actions": SCHEDULE_ACTIONS * count,
         "queues": fleet.health,
@@ -402,6 +412,15 @@ def _report(ctx: BenchContext, fleet: _Fleet) -> None:
         "onboard_seconds": round(fleet.onboard_seconds, 3),
         "phase_seconds": fleet.phases,
     }
+
+
+def _retry_note(causes: Counter[str]) -> str:
+    """How many activities were retried, and their last failure (a busy worker's show as
+    heartbeat timeouts)."""
+    if not causes:
+        return "; no activity retried"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in causes.most_common())
+    return f"; {sum(causes.values())} activities retried (last failure: {kinds})"
 
 
 def _queue_note(health: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
-from bench.actions import count_history
+from bench.actions import count_history, retry_causes
 from bench.history import activity_spans, run_histories
 from bench.server_actions import Reading, between, parse_actions, queue_health
 
@@ -201,4 +201,40 @@ def test_queue_health_shows_refusals_and_waits_for_a_worker() -> None:
     assert queue_health(before, after) == {
         "resource_exhausted_errors": 2,
         "schedule_to_start": {"Activity normal": {"tasks": 20, "mean_wait_ms": 200.0}},
+    }
+
+
+def _retried(event_id: int, attempt: int, **failure: Any) -> HistoryEvent:
+    return _event(
+        event_id,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        activity_task_started_event_attributes={"attempt": attempt, "last_failure": failure},
+    )
+
+
+def test_retry_causes_name_each_retried_activitys_last_failure() -> None:
+    heartbeat = {
+        "message": "activity Heartbeat timeout",
+        "timeout_failure_info": {"timeout_type": 4},
+    }
+    closed = {
+        "message": "activity StartToClose timeout",
+        "timeout_failure_info": {"timeout_type": 1},
+    }
+    refused = {"message": "boom", "application_failure_info": {"type": "DatabaseUnavailable"}}
+    runs = [
+        [
+            _retried(3, 1),  # a first attempt: no retry
+            _retried(6, 3, **heartbeat),  # two retries, one activity: its last failure counts
+            _retried(9, 2, **heartbeat),
+            _retried(12, 2, **closed),
+        ],
+        [_retried(3, 2, **refused), _retried(6, 2, message="lost")],
+    ]
+
+    assert retry_causes(runs) == {
+        "heartbeat timeout": 2,
+        "start-to-close timeout": 1,
+        "DatabaseUnavailable": 1,
+        "lost": 1,
     }
