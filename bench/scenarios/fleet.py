@@ -245,7 +245,7 @@ class _Fleet:
     pages: int
     history: Counter[str] = field(default_factory=Counter)
     retry_causes: Counter[str] = field(default_factory=Counter)
-    """The last failure of each retried activity attempt, by kind (``bench.actions``)."""
+    """Each retried activity's last failure, by kind (``bench.actions.retry_causes``)."""
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
