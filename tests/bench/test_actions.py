@@ -13,7 +13,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import Payload
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 
 from bench.actions import count_history, retry_causes
@@ -215,11 +215,11 @@ def _retried(event_id: int, attempt: int, **failure: Any) -> HistoryEvent:
 def test_retry_causes_name_each_retried_activitys_last_failure() -> None:
     heartbeat = {
         "message": "activity Heartbeat timeout",
-        "timeout_failure_info": {"timeout_type": 4},
+        "timeout_failure_info": {"timeout_type": TimeoutType.TIMEOUT_TYPE_HEARTBEAT},
     }
     closed = {
         "message": "activity StartToClose timeout",
-        "timeout_failure_info": {"timeout_type": 1},
+        "timeout_failure_info": {"timeout_type": TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE},
     }
     refused = {"message": "boom", "application_failure_info": {"type": "DatabaseUnavailable"}}
     runs = [
