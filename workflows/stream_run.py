@@ -9,6 +9,8 @@ to back, and at zero latency the fetches stay a batch ahead of the applies.
 
 A stream may have to wait before applying (``Gate``): invoice rows take their customer's type,
 so invoices are applied once the customers stream is complete, while their fetch goes ahead.
+Customers wait for the contacts only to write each member row once; when the downloads are
+what the sync waits for (``LATENCY_BOUND_PAGE``) that saving is worth nothing and they don't.
 
 Workflow code: deterministic, no I/O; the activities are passed in as callables.
 """
@@ -46,6 +48,10 @@ SLOW_PAGE = timedelta(milliseconds=100)
 run's worth): the downloads, not the applies, then decide how long the sync takes. Pages that
 come quicker are fetched when nearly needed, so that fetching far ahead does not take the CPU
 the applies need (and the pages stay in the worker's memory, not only in staging)."""
+LATENCY_BOUND_PAGE = timedelta(milliseconds=200)
+"""A full batch whose pages took this long each shows that the API's latency, not CPU, paces
+the stream (at zero latency a full batch takes 50-80 ms a page): from then on the stream
+fetches on up to a run's worth ahead whatever its applies do, and an order-only gate opens."""
 
 
 @dataclass
@@ -97,12 +103,24 @@ class RunBudget:
 
 
 class Gate:
-    """Whether a stream may apply yet: open at once, or once another stream completes."""
+    """Whether a stream may apply yet: open at once, or once another stream completes.
 
-    def __init__(self, waits_for: StreamProgress | None = None) -> None:
+    An ``order_only`` gate keeps an order that saves work but that correct rows do not need:
+    it also opens once the stream's downloads are found latency-bound.
+    """
+
+    def __init__(
+        self, waits_for: StreamProgress | None = None, *, order_only: bool = False
+    ) -> None:
         self._waits_for = waits_for
+        self._order_only = order_only
+        self._latency_bound = False
         self.ended = False
         """The stream waited for has stopped for this run (complete or not)."""
+
+    def downloads_latency_bound(self) -> None:
+        """The stream's pages download slowly: waiting to save CPU would only cost time."""
+        self._latency_bound = True
 
     def stream_ended(self, stream: StreamProgress) -> None:
         """Tell the gate a stream stopped for this run (only the one it waits for matters)."""
@@ -111,7 +129,11 @@ class Gate:
 
     @property
     def open(self) -> bool:
-        return self._waits_for is None or self._waits_for.done
+        return (
+            self._waits_for is None
+            or self._waits_for.done
+            or (self._order_only and self._latency_bound)
+        )
 
     @property
     def stuck(self) -> bool:
@@ -158,6 +180,8 @@ class StreamRun:
         self._estimate_asked = False
         self._page_time = timedelta(0)
         """How long the stream's last fetch took per page (workflow time)."""
+        self._latency_bound = False
+        """A full batch took ``LATENCY_BOUND_PAGE`` a page: the API's latency paces the stream."""
 
     async def run(self) -> StreamOutcome:
         """Apply the stream's pages in order until it completes or the run's budget is spent.
@@ -202,6 +226,10 @@ class StreamRun:
     def _room_ahead(self) -> bool:
         if self._budget.spent():
             return False
+        if self._latency_bound:
+            # Fetching ahead costs nothing the applies need; a backlog they drain must not
+            # stop the downloads (as it would when an invoices gate opens on many pages).
+            return len(self._staged) < self._budget.limit
         if not self._gate.open:
             # Fetch ahead while waiting: the pages wait in staging. Up to a run's worth when
             # downloads are slow (bounded, so what a continue-as-new carries stays bounded).
@@ -268,6 +296,9 @@ class StreamRun:
         if stopped():
             return None
         self._page_time = (workflow.now() - started) / len(batch.pages)
+        if len(batch.pages) >= PAGES_PER_ACTIVITY and self._page_time >= LATENCY_BOUND_PAGE:
+            self._latency_bound = True
+            self._gate.downloads_latency_bound()
         return batch
 
     def _room_ahead_or_spent(self) -> bool:

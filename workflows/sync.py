@@ -73,6 +73,9 @@ APPLIED_AFTER: dict[Stream, Stream] = {"customers": "customer_contacts", "invoic
 its customer's type (``records.invoice``), so the run's customers must be written first. A
 member's phone and email come from its contacts: with the contacts written first, each member
 row is written once, instead of again by every contacts page that finds it."""
+ORDER_ONLY: frozenset[Stream] = frozenset({"customers"})
+"""Of those, the streams whose wait only saves work (rows are right in either order): they
+stop waiting when their downloads are latency-bound (``stream_run.LATENCY_BOUND_PAGE``)."""
 # A worker that dies mid-activity is noticed after this long (activities beat every second;
 # the SDK sends at most one beat per 80% of the timeout).
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
@@ -383,7 +386,10 @@ class SyncWorkflow:
             if stream.done:
                 continue
             waits_for = by_name.get(APPLIED_AFTER.get(stream.stream, stream.stream))
-            gates[stream.stream] = Gate(waits_for if waits_for is not stream else None)
+            gates[stream.stream] = Gate(
+                waits_for if waits_for is not stream else None,
+                order_only=stream.stream in ORDER_ONLY,
+            )
         first: dict[Stream, PageBatch | None] = {}
         incremental = bool(gates) and all(by_name[name].cursor is not None for name in gates)
         if input.resume is None and incremental:
