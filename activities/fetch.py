@@ -59,6 +59,7 @@ class FetchActivities:
         async with heartbeating(stream=input.stream, cursor=input.cursor, phase="batch") as beat:
             pages = await self._staged_by_earlier_attempts(input)
             following: asyncio.Future[_Downloaded] | None = None
+            count = None if pages else self._count_alongside(input)
             try:
                 if not pages:
                     first = await self._first_download(input)
@@ -85,7 +86,27 @@ class FetchActivities:
                     self._prefetch_after(input, pages[-1], len(pages))
             finally:
                 futures.discard(following)  # cut short: that page is not staged
+                if sys.exc_info()[0] is not None:
+                    futures.discard(count)  # the batch failed: its count is of no use
+            if count is not None:
+                pages[0].estimated_total = await count
         return PageBatch(pages, first_applied=applied, worker_queue=self.deps.worker_queue)
+
+    def _count_alongside(self, input: FetchPageInput) -> asyncio.Future[int | None] | None:
+        """A full sync's count for progress bars, asked alongside the stream's first pages.
+
+        It is awaited once the batch is staged and the next page is requested, so a count
+        slower than a page (a large tenant's) holds up neither the batch nor the next one.
+        An incremental sync asks it only when its first page says more follow (``_download``).
+        """
+        if not input.estimate_total or input.cursor is not None:
+            return None
+
+        async def count() -> int | None:
+            client = await self.deps.client_for(input.credential_id)
+            return await self._estimate(client, input)
+
+        return asyncio.ensure_future(count())
 
     async def _first_download(self, input: FetchPageInput) -> _Downloaded:
         """The batch's first page: the one the previous fetch prefetched, or requested now."""
@@ -200,15 +221,6 @@ class FetchActivities:
             phase="fetching",
         ) as beat:
             client = await self.deps.client_for(input.credential_id)
-            # The count for progress bars is a request of its own. A full sync asks it
-            # alongside the first page (one API round trip less); an incremental sync, whose
-            # changes mostly fit one page, only when the page says more follow.
-            incremental = input.cursor is not None
-            estimate = (
-                asyncio.ensure_future(self._estimate(client, input))
-                if input.estimate_total and not incremental
-                else None
-            )
             try:
                 page = await client.fetch_export_page(ExportStream(input.stream), input.cursor)
             except RateLimited as error:
@@ -222,11 +234,11 @@ class FetchActivities:
                 raise errors.from_servicetitan(
                     error, consecutive_server_errors=server_errors + 1
                 ) from None
-            finally:
-                if estimate is not None and sys.exc_info()[0] is not None:
-                    estimate.cancel()  # the page failed: its count is of no use
-            estimated = await estimate if estimate is not None else None
-            if input.estimate_total and incremental:
+            # The count for progress bars is a request of its own. A full sync asks it
+            # alongside its first batch (``_count_alongside``); an incremental sync, whose
+            # changes mostly fit one page, only when the page says more follow.
+            estimated = None
+            if input.estimate_total and input.cursor is not None:
                 more = page.has_more
                 estimated = await self._estimate(client, input) if more else page.record_count
         return _Downloaded(input, page, estimated, waits)
