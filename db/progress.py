@@ -9,10 +9,11 @@ switches), so a disabled sync stops at the next page boundary.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Numeric, Text, cast, func, literal, select, update
+from sqlalchemy import Integer, Numeric, Text, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -47,49 +48,55 @@ async def record_page_progress(
     One statement: the writes are data-modifying CTEs of the ``sync_allowed`` query, so
     PostgreSQL runs each exactly once whatever the query returns.
     """
-    advanced = _advance_cursor_statement(
-        credential_id=credential_id,
-        stream=stream,
-        continue_from=continue_from,
-        high_water=high_water,
-        records=processed,
-        sync_log_id=sync_log_id,
-    ).returning(SyncState.credential_id)
-    totals, job = _progress_statements(
-        sync_log_id=sync_log_id,
-        import_job_id=import_job_id,
-        stream=stream,
-        processed=processed,
-        rejected=rejected,
-        expected_total=expected_total,
-    )
-    query = _switches_query(credential_id).add_cte(
+    label = stream.replace("_", " ")
+    parameters = {
+        "p_credential_id": credential_id,
+        "p_stream": stream,
+        "p_continue_from": continue_from,
+        "p_high_water": high_water,
+        "p_records": processed,
+        "p_sync_log_id": sync_log_id,
+        "p_import_job_id": import_job_id,
+        "p_processed": processed,
+        "p_rejected": rejected,
+        "p_page_records": processed + rejected,
+        "p_progress_suffix": f" {label} records so far",
+        "p_expected_total": expected_total,
+    }
+    query = _page_progress_query(with_percent=bool(expected_total))
+    row = (await connection.execute(query, parameters)).one_or_none()
+    return _allowed(credential_id, row, globally=globally)
+
+
+@functools.cache
+def _page_progress_query(*, with_percent: bool) -> Select[bool, str | None, bool, str | None]:
+    """``record_page_progress``'s statement, built once: every value is a bound parameter.
+
+    The parameters are named ``p_…``: a parameter named like a column of an updated table
+    would be taken for a value to SET.
+
+    Building it per page cost more of the worker's event loop than running it (SQLAlchemy
+    rebuilds the ``excluded`` alias of the whole table each time).
+    """
+    advanced = _advance_cursor_statement().returning(SyncState.credential_id)
+    totals, job = _progress_statements(with_percent=with_percent)
+    return _switches_query(bindparam("p_credential_id")).add_cte(
         advanced.cte("advanced"),
         totals.returning(ServiceTitanSyncLog.id).cte("run_totals"),
         job.returning(CompanyDataImportJob.id).cte("job_progress"),
     )
-    row = (await connection.execute(query)).one_or_none()
-    return _allowed(credential_id, row, globally=globally)
 
 
-def _advance_cursor_statement(
-    *,
-    credential_id: int,
-    stream: str,
-    continue_from: str | None,
-    high_water: datetime | None,
-    records: int,
-    sync_log_id: int,
-) -> Any:
+def _advance_cursor_statement() -> Any:
     """The stream's new cursor, its high-water mark (never lowered) and applied counts."""
     statement = pg_insert(SyncState).values(
-        credential_id=credential_id,
-        stream=stream,
-        continue_from=continue_from,
-        high_water_modified_on=high_water,
+        credential_id=bindparam("p_credential_id"),
+        stream=bindparam("p_stream"),
+        continue_from=bindparam("p_continue_from"),
+        high_water_modified_on=bindparam("p_high_water"),
         pages_applied=1,
-        records_applied=records,
-        last_sync_log_id=sync_log_id,
+        records_applied=bindparam("p_records"),
+        last_sync_log_id=bindparam("p_sync_log_id"),
     )
     return statement.on_conflict_do_update(
         index_elements=[SyncState.credential_id, SyncState.stream],
@@ -99,59 +106,53 @@ def _advance_cursor_statement(
                 SyncState.high_water_modified_on, statement.excluded.high_water_modified_on
             ),
             "pages_applied": SyncState.pages_applied + 1,
-            "records_applied": SyncState.records_applied + records,
-            "last_sync_log_id": sync_log_id,
+            "records_applied": SyncState.records_applied + statement.excluded.records_applied,
+            "last_sync_log_id": statement.excluded.last_sync_log_id,
             "updated_at": func.now(),
         },
     )
 
 
-def _progress_statements(
-    *,
-    sync_log_id: int,
-    import_job_id: int,
-    stream: str,
-    processed: int,
-    rejected: int,
-    expected_total: int | None,
-) -> tuple[Update, Update]:
+def _progress_statements(*, with_percent: bool) -> tuple[Update, Update]:
     """The run's running totals, and the import job's progress text and percentage.
 
     The records done so far are the stream's applied pages (this one not yet marked) plus
     this page's, counted by PostgreSQL in the same statement.
     """
     log = ServiceTitanSyncLog
+    sync_log_id = bindparam("p_sync_log_id", type_=Integer)
     totals = (
         update(log)
         .where(log.id == sync_log_id)
         .values(
-            records_processed=log.records_processed + processed,
-            records_rejected=log.records_rejected + rejected,
+            records_processed=log.records_processed + bindparam("p_processed", type_=Integer),
+            records_rejected=log.records_rejected + bindparam("p_rejected", type_=Integer),
         )
     )
     applied_before = (
         select(func.coalesce(func.sum(StagedPage.record_count), 0))
         .where(
             StagedPage.sync_log_id == sync_log_id,
-            StagedPage.stream == stream,
+            StagedPage.stream == bindparam("p_stream", type_=Text),
             StagedPage.applied_at.is_not(None),
         )
         .scalar_subquery()
     )
-    done = applied_before + (processed + rejected)
-    label = stream.replace("_", " ")
+    done = applied_before + bindparam("p_page_records", type_=Integer)
     values: dict[str, Any] = {
         "progress_text": literal("Synced ", Text)
         + cast(done, Text)
-        + literal(f" {label} records so far", Text),
+        + bindparam("p_progress_suffix", type_=Text),
         "updated_at": func.now(),
     }
-    if expected_total:
-        percent = func.round(cast(done, Numeric) * 100 / expected_total, 2)
+    if with_percent:
+        percent = func.round(
+            cast(done, Numeric) * 100 / bindparam("p_expected_total", type_=Integer), 2
+        )
         values["progress_percent"] = func.least(99, percent)
     job = (
         update(CompanyDataImportJob)
-        .where(CompanyDataImportJob.id == import_job_id)
+        .where(CompanyDataImportJob.id == bindparam("p_import_job_id", type_=Integer))
         .values(**values)
     )
     return totals, job
@@ -179,7 +180,7 @@ async def sync_allowed(
     return _allowed(credential_id, row, globally=globally)
 
 
-def _switches_query(credential_id: int) -> Select[bool, str | None, bool, str | None]:
+def _switches_query(credential_id: Any) -> Select[bool, str | None, bool, str | None]:
     c = ServiceTitanCredential
     return (
         select(c.sync_enabled, c.disabled_reason, Company.sync_enabled, Company.disabled_reason)

@@ -8,10 +8,11 @@ and keeps what applying it did (``mark_applied``), so a retried apply finds it a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, join, null, select, update
+from sqlalchemy import bindparam, exists, func, join, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -49,28 +50,18 @@ async def stage_page(
     body: bytes,
 ) -> int:
     """Store a fetched page; a retried fetch of the same position replaces it (unless applied)."""
-    statement = pg_insert(StagedPage).values(
-        credential_id=credential_id,
-        sync_log_id=sync_log_id,
-        stream=stream,
-        cursor_in=cursor_in or "",
-        cursor_out=cursor_out,
-        has_more=has_more,
-        record_count=record_count,
-        body=body,
-    )
-    upsert = statement.on_conflict_do_update(
-        constraint="uq_servicetitan_staged_pages_sync_log_id_stream_cursor_in",
-        set_={
-            "cursor_out": statement.excluded.cursor_out,
-            "has_more": statement.excluded.has_more,
-            "record_count": statement.excluded.record_count,
-            "body": statement.excluded.body,
-            "fetched_at": func.now(),
-        },
-        where=StagedPage.applied_at.is_(None),
-    ).returning(StagedPage.id)
-    page_id = await connection.scalar(upsert)
+    upsert = _stage_page_statement()
+    parameters = {
+        "p_credential_id": credential_id,
+        "p_sync_log_id": sync_log_id,
+        "p_stream": stream,
+        "p_cursor_in": cursor_in or "",
+        "p_cursor_out": cursor_out,
+        "p_has_more": has_more,
+        "p_record_count": record_count,
+        "p_body": body,
+    }
+    page_id = await connection.scalar(upsert, parameters)
     if page_id is None:  # already applied: keep the applied copy
         page_id = await connection.scalar(
             select(StagedPage.id).where(
@@ -96,6 +87,33 @@ async def staged_before(
         )
     )
     return bool(found)
+
+
+@functools.cache
+def _stage_page_statement() -> Any:
+    """``stage_page``'s upsert, built once (values are ``p_…`` bound parameters): building it
+    per page cost the worker's event loop more than running it."""
+    statement = pg_insert(StagedPage).values(
+        credential_id=bindparam("p_credential_id"),
+        sync_log_id=bindparam("p_sync_log_id"),
+        stream=bindparam("p_stream"),
+        cursor_in=bindparam("p_cursor_in"),
+        cursor_out=bindparam("p_cursor_out"),
+        has_more=bindparam("p_has_more"),
+        record_count=bindparam("p_record_count"),
+        body=bindparam("p_body"),
+    )
+    return statement.on_conflict_do_update(
+        constraint="uq_servicetitan_staged_pages_sync_log_id_stream_cursor_in",
+        set_={
+            "cursor_out": statement.excluded.cursor_out,
+            "has_more": statement.excluded.has_more,
+            "record_count": statement.excluded.record_count,
+            "body": statement.excluded.body,
+            "fetched_at": func.now(),
+        },
+        where=StagedPage.applied_at.is_(None),
+    ).returning(StagedPage.id)
 
 
 def _staged_page_columns(*, with_body: bool) -> tuple[Any, ...]:
@@ -179,25 +197,14 @@ async def page_to_apply(
     missing credential or run is None in the answer (the caller decides what that means).
     ``with_body=False`` leaves the (large) body unread.
     """
-    p = StagedPage
-    c = ServiceTitanCredential
-    log = ServiceTitanSyncLog
-    owner = aliased(ServiceTitanCredential)
-    query = (
-        select(
-            *_staged_page_columns(with_body=with_body),
-            *credential_context_columns(),
-            log.credential_id,
-            owner.company_id,
-            log.import_job_id,
-        )
-        .select_from(p)
-        .outerjoin(join(c, Company, Company.id == c.company_id), c.id == credential_id)
-        .outerjoin(join(log, owner, owner.id == log.credential_id), log.id == sync_log_id)
-        .where(p.id == page_id)
-        .with_for_update(of=p)
-    )
-    row = (await connection.execute(query)).one_or_none()
+    parameters = {
+        "p_page_id": page_id,
+        "p_credential_id": credential_id,
+        "p_sync_log_id": sync_log_id,
+    }
+    row = (
+        await connection.execute(_page_to_apply_query(with_body=with_body), parameters)
+    ).one_or_none()
     if row is None:
         return None
     page_end = len(StagedPageRow.__dataclass_fields__)
@@ -207,6 +214,33 @@ async def page_to_apply(
         page=StagedPageRow(*page),
         credential=CredentialContext(*context) if context[0] is not None else None,
         owner=RunOwner(*run) if run[0] is not None else None,
+    )
+
+
+@functools.cache
+def _page_to_apply_query(*, with_body: bool) -> Any:
+    """``page_to_apply``'s statement, built once (``p_…`` bound parameters)."""
+    p = StagedPage
+    c = ServiceTitanCredential
+    log = ServiceTitanSyncLog
+    owner = aliased(ServiceTitanCredential)
+    return (
+        select(
+            *_staged_page_columns(with_body=with_body),
+            *credential_context_columns(),
+            log.credential_id,
+            owner.company_id,
+            log.import_job_id,
+        )
+        .select_from(p)
+        .outerjoin(
+            join(c, Company, Company.id == c.company_id), c.id == bindparam("p_credential_id")
+        )
+        .outerjoin(
+            join(log, owner, owner.id == log.credential_id), log.id == bindparam("p_sync_log_id")
+        )
+        .where(p.id == bindparam("p_page_id"))
+        .with_for_update(of=p)
     )
 
 
