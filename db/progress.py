@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import BindParameter
 
 from db.schema import (
     Company,
@@ -180,7 +181,9 @@ async def sync_allowed(
     return _allowed(credential_id, row, globally=globally)
 
 
-def _switches_query(credential_id: Any) -> Select[bool, str | None, bool, str | None]:
+def _switches_query(
+    credential_id: int | BindParameter[Any],
+) -> Select[bool, str | None, bool, str | None]:
     c = ServiceTitanCredential
     return (
         select(c.sync_enabled, c.disabled_reason, Company.sync_enabled, Company.disabled_reason)
