@@ -55,7 +55,6 @@ async def record_page_progress(
         "p_stream": stream,
         "p_continue_from": continue_from,
         "p_high_water": high_water,
-        "p_records": processed,
         "p_sync_log_id": sync_log_id,
         "p_import_job_id": import_job_id,
         "p_processed": processed,
@@ -96,7 +95,7 @@ def _advance_cursor_statement() -> Any:
         continue_from=bindparam("p_continue_from"),
         high_water_modified_on=bindparam("p_high_water"),
         pages_applied=1,
-        records_applied=bindparam("p_records"),
+        records_applied=bindparam("p_processed"),
         last_sync_log_id=bindparam("p_sync_log_id"),
     )
     return statement.on_conflict_do_update(

@@ -106,7 +106,8 @@ class Gate:
     """Whether a stream may apply yet: open at once, or once another stream completes.
 
     An ``order_only`` gate keeps an order that saves work but that correct rows do not need:
-    it also opens once the stream's downloads are found latency-bound.
+    it also opens once the stream's downloads are found latency-bound (waiting to save CPU
+    would then only cost time).
     """
 
     def __init__(
@@ -114,13 +115,10 @@ class Gate:
     ) -> None:
         self._waits_for = waits_for
         self._order_only = order_only
-        self._latency_bound = False
+        self.latency_bound = False
+        """The gated stream's downloads are latency-bound (``LATENCY_BOUND_PAGE``)."""
         self.ended = False
         """The stream waited for has stopped for this run (complete or not)."""
-
-    def downloads_latency_bound(self) -> None:
-        """The stream's pages download slowly: waiting to save CPU would only cost time."""
-        self._latency_bound = True
 
     def stream_ended(self, stream: StreamProgress) -> None:
         """Tell the gate a stream stopped for this run (only the one it waits for matters)."""
@@ -132,7 +130,7 @@ class Gate:
         return (
             self._waits_for is None
             or self._waits_for.done
-            or (self._order_only and self._latency_bound)
+            or (self._order_only and self.latency_bound)
         )
 
     @property
@@ -180,8 +178,6 @@ class StreamRun:
         self._estimate_asked = False
         self._page_time = timedelta(0)
         """How long the stream's last fetch took per page (workflow time)."""
-        self._latency_bound = False
-        """A full batch took ``LATENCY_BOUND_PAGE`` a page: the API's latency paces the stream."""
 
     async def run(self) -> StreamOutcome:
         """Apply the stream's pages in order until it completes or the run's budget is spent.
@@ -226,7 +222,7 @@ class StreamRun:
     def _room_ahead(self) -> bool:
         if self._budget.spent():
             return False
-        if self._latency_bound:
+        if self._gate.latency_bound:
             # Fetching ahead costs nothing the applies need; a backlog they drain must not
             # stop the downloads (as it would when an invoices gate opens on many pages).
             return len(self._staged) < self._budget.limit
@@ -297,8 +293,7 @@ class StreamRun:
             return None
         self._page_time = (workflow.now() - started) / len(batch.pages)
         if len(batch.pages) >= PAGES_PER_ACTIVITY and self._page_time >= LATENCY_BOUND_PAGE:
-            self._latency_bound = True
-            self._gate.downloads_latency_bound()
+            self._gate.latency_bound = True
         return batch
 
     def _room_ahead_or_spent(self) -> bool:
